@@ -1,0 +1,179 @@
+"""CLOSP Explorer: a Gradio app. This file only builds the UI and wires callbacks; the logic
+lives in `closp_demo.service`.
+
+    python app.py [--corpus precomputed] [--encoder physics-minilm] [--port 7860]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import os
+
+import gradio as gr
+
+from closp_demo.search import Overlay
+from closp_demo.service import Answer, Explorer
+
+EXAMPLES = [
+    "a lake surrounded by forest",
+    "river",
+    "dense coniferous forest",
+    "farmland with crop fields",
+    "a town with buildings and roads",
+    "snow covered land",
+    "the sea",
+    "wetland",
+]
+SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel-2 optical", "S2")]
+
+
+def status_md(answer: Answer) -> str:
+    """Status line; messages can quote filenames and queries, so they are HTML-escaped."""
+    icon = "✅" if answer.ok else "⚠️"
+    return f"{icon} {html.escape(answer.message)}"
+
+
+def build_ui(explorer: Explorer) -> gr.Blocks:
+    with gr.Blocks(title="CLOSP Explorer") as demo:
+        overlay = gr.State(lambda: Overlay())  # one per session, never shared
+        gr.Markdown(
+            "# 🛰️ CLOSP Explorer\nText-to-image retrieval over **Sentinel-1 SAR** and "
+            "**Sentinel-2 multispectral** images in one embedding space "
+            "([CLOSP, arXiv 2507.10403](https://arxiv.org/abs/2507.10403))."
+        )
+        gr.Markdown(f"**Model:** {explorer.model_line()}  \n**Corpus:** {explorer.corpus_line()}")
+        with gr.Tab("Text search"):
+            with gr.Row():
+                query = gr.Textbox(
+                    label="Describe what you are looking for",
+                    scale=4,
+                    placeholder="e.g. a lake surrounded by forest",
+                    max_lines=1,
+                )
+                sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Sensor", scale=2)
+                k = gr.Slider(1, 50, value=12, step=1, label="Results", scale=1)
+            search_btn = gr.Button("Search", variant="primary")
+            gr.Examples(EXAMPLES, inputs=query)
+            status = gr.Markdown()
+            with gr.Row():
+                gallery = gr.Gallery(
+                    label="Results (SAR false colour / optical true colour)",
+                    columns=4,
+                    height=520,
+                    scale=1,
+                )
+                map_html = gr.HTML(label="Map")
+            table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
+
+        with gr.Tab("Upload a GeoTIFF"):
+            gr.Markdown(
+                "Upload a Sentinel-1 (2 bands: VV, VH in dB or linear power) or Sentinel-2 "
+                "(12 bands L2A or 13 bands L1C) GeoTIFF, any size and CRS. Larger rasters are "
+                "embedded as the mean of up to 64 tiles of 120×120 px read on an even grid. "
+                "Your upload stays in your session only."
+            )
+            with gr.Row():
+                upload = gr.File(label="GeoTIFF", file_types=[".tif", ".tiff"], type="filepath")
+                up_sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Find neighbours in")
+                up_k = gr.Slider(1, 50, value=12, step=1, label="Results")
+            up_status = gr.Markdown()
+            with gr.Row():
+                up_preview = gr.Image(label="Your image", height=260, interactive=False)
+                up_notes = gr.Markdown()
+            with gr.Row():
+                up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
+                up_map = gr.HTML()
+            up_table = gr.Dataframe(interactive=False, wrap=True)
+
+        with gr.Tab("About"):
+            gr.Markdown(about_md(explorer))
+
+        def on_search(q, s, n, ov):
+            a = explorer.text_search(q, s, int(n), ov)
+            return status_md(a), a.gallery, a.map_html, a.table
+
+        def on_upload(f, s, n, ov):
+            a = explorer.upload_search(f, s, int(n), ov)
+            notes = "\n".join(f"- {html.escape(note)}" for note in a.notes)
+            return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
+
+        outputs = [status, gallery, map_html, table]
+        for trigger in (search_btn.click, query.submit):
+            trigger(on_search, [query, sensor, k, overlay], outputs, api_name=False)
+        gr.api(explorer_api(explorer), api_name="search")
+        # The same search including this session's uploads (its Overlay), for API clients.
+        session_rows = gr.JSON(visible=False)
+        session_btn = gr.Button(visible=False)
+        session_btn.click(
+            lambda q, s, n, ov: _rows(explorer.text_search(q, s, int(n), ov)),
+            [query, sensor, k, overlay],
+            session_rows,
+            api_name="search_session",
+        )
+        upload.upload(
+            on_upload,
+            [upload, up_sensor, up_k, overlay],
+            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay],
+            api_name="upload",
+        )
+    return demo
+
+
+def _rows(answer: Answer) -> list[dict]:
+    if not answer.ok:
+        raise gr.Error(answer.message)
+    return answer.table.to_dict(orient="records")
+
+
+def explorer_api(explorer: Explorer):
+    def search(query: str, sensor: str = "both", k: int = 12) -> list[dict]:
+        """Ranked corpus results as plain data (for gradio_client and benchmarks)."""
+        return _rows(explorer.text_search(query, sensor, int(k)))
+
+    return search
+
+
+def about_md(explorer: Explorer) -> str:
+    m = explorer.corpus.manifest
+    sources = "\n".join(f"| {k} | {v} |" for k, v in sorted(m["counts_by_source"].items()))
+    return (
+        "## What you are looking at\n"
+        f"{explorer.model_line()}\n\n"
+        "The paper's CLOSP models learn this space from millions of paired images and texts; "
+        "the offline baseline instead measures land-cover evidence with physical rules and mixes "
+        "the text embeddings of the classes it finds. It is a transparent baseline, not CLOSP.\n\n"
+        "## Corpus\n| source/sensor | images |\n|---|---|\n" + sources + "\n\n"
+        f"Built with `{m['build_command']}`. See `precomputed/ATTRIBUTION.md` for origins and "
+        "licences (Copernicus Sentinel data; BigEarthNet CDLA-Permissive-1.0; Major-TOM "
+        "CC-BY-SA-4.0; SSL4EO-S12 CC-BY-4.0).\n\n"
+        "## Thumbnails\nSentinel-1 false colour with fixed dB ranges: R = VV, G = VH, B = VV−VH. "
+        "Sentinel-2 true colour B4/B3/B2 with a fixed reflectance stretch, so images are "
+        "comparable with each other."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CLOSP Explorer")
+    parser.add_argument("--corpus", default=None, help="corpus folder (env CLOSP_CORPUS)")
+    parser.add_argument("--encoder", default=None, help="encoder name (env CLOSP_ENCODER)")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    explorer = Explorer(args.corpus, args.encoder)
+    gr.set_static_paths([str(p) for p in explorer.static_paths])
+    demo = build_ui(explorer)
+    # How many events run at once per handler; see README "Concurrency" for the measurement.
+    concurrency = int(os.environ.get("CLOSP_CONCURRENCY", "4"))
+    demo.queue(default_concurrency_limit=concurrency).launch(
+        server_name=args.host,
+        server_port=args.port,
+        allowed_paths=[str(explorer.upload_dir)],
+        show_error=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The one small interface every encoder obeys.
+
+Text and images land in one embedding space (dimension `dim`), every output L2-normalised, so
+cosine similarity is an inner product. The app, the index builder and the evaluator only ever
+talk to this interface: a new model plugs in by registering a factory in `registry.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from closp_demo.sensors import Sensor
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    id: str  # stable identifier, recorded in corpus manifests, e.g. "physics-minilm"
+    version: str  # bumps whenever outputs change for the same inputs
+    dim: int
+    name: str  # human-readable, shown in the UI
+    description: str = ""  # one honest line about what it is (shown in the UI)
+    sensors: tuple[Sensor, ...] = ("S1", "S2")
+
+
+@dataclass
+class Evidence:
+    """Why an image embeds where it does: named measurements and the class mixture they imply."""
+
+    measurements: dict[str, float] = field(default_factory=dict)
+    class_weights: dict[str, float] = field(default_factory=dict)
+
+    def summary(self, top: int = 3) -> str:
+        ranked = sorted(self.class_weights.items(), key=lambda kv: -kv[1])[:top]
+        return ", ".join(f"{name} {weight:.0%}" for name, weight in ranked if weight > 0)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    info: EncoderInfo
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """(N,) texts -> (N, dim) float32, L2-normalised."""
+        ...
+
+    def encode_images(self, images: np.ndarray, sensor: Sensor) -> np.ndarray:
+        """(N, B, 120, 120) float32 internal layout of one sensor -> (N, dim), L2-normalised."""
+        ...
+
+    def explain(self, images: np.ndarray, sensor: Sensor) -> list[Evidence] | None:
+        """Per-image evidence, or None when the encoder cannot say why."""
+        ...
+
+
+def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)

@@ -1,0 +1,83 @@
+"""Evaluate an encoder's retrieval on a built corpus and write the report.
+
+    python -m closp_demo.evaluate --corpus precomputed --source bigearthnet --write BENCHMARKS.md
+
+Scores the corpus embeddings (what the app serves) against the query list in
+`closp_demo/evaluation/queries.json`, per sensor, with the random baseline of the same run, and
+measures cross-sensor consistency on S1/S2 pairs. `--split` restricts the judged images to
+dataset splits (the physics rules were looked at on BigEarthNet `train` only; report the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from closp_demo.corpus import load_corpus
+from closp_demo.encoders import create_encoder
+from closp_demo.evaluation import cross_sensor, load_queries, run_evaluation
+from closp_demo.report import machine_line, replace_section
+
+
+def evaluate_corpus(
+    corpus_dir: Path, encoder_name: str | None, source: str | None, splits: list[str] | None,
+    queries_kind: str = "all",
+) -> tuple[str, dict]:  # fmt: skip
+    corpus = load_corpus(corpus_dir, verify_checksums=False)
+    encoder = create_encoder(encoder_name or corpus.encoder_id)
+    meta = corpus.metadata
+    keep = np.ones(len(meta), dtype=bool)
+    if source:
+        keep &= (meta["source"] == source).to_numpy()
+    if splits:
+        keep &= meta["split"].isin(splits).to_numpy()
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        raise SystemExit("no images match the --source/--split filters")
+    vectors = np.asarray(corpus.embeddings)[rows]
+    labels = [tuple(x for x in s.split("|") if x) for s in meta["labels"].iloc[rows]]
+    sensors = meta["sensor"].iloc[rows].tolist()
+    queries = load_queries(queries_kind)
+    result = run_evaluation(
+        encoder.encode_text([q.text for q in queries]), vectors, labels, sensors, queries
+    )
+    twins = cross_sensor.twin_recall(vectors, sensors, meta["group"].iloc[rows].tolist())
+    scope = f"source={source or 'all'}, split={','.join(splits) if splits else 'all'}"
+    text = (
+        f"Encoder `{encoder.info.id}` v{encoder.info.version} on corpus `{corpus_dir}` ({scope}), "
+        f"{len(rows)} images.\n\n" + result.to_markdown()
+        + "\n### Cross-sensor consistency (image -> its other-sensor twin)\n\n"
+        + cross_sensor.to_markdown(twins)
+    )  # fmt: skip
+    return text, {"result": result, "twins": twins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=Path("precomputed"))
+    parser.add_argument("--encoder", default=None, help="default: the corpus's encoder")
+    parser.add_argument("--source", default=None, help="e.g. bigearthnet (the labelled source)")
+    parser.add_argument(
+        "--split", default=None, help="comma-separated splits, e.g. test,validation"
+    )
+    parser.add_argument("--queries", default="all", choices=["all", "classes", "paraphrases"])
+    parser.add_argument("--write", type=Path, default=None, help="Markdown file to update")
+    args = parser.parse_args(argv)
+    splits = args.split.split(",") if args.split else None
+    text, _ = evaluate_corpus(args.corpus, args.encoder, args.source, splits, args.queries)
+    command = "python -m closp_demo.evaluate " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    body = f"Command: `{command.strip()}` ({machine_line()})\n\n{text}"
+    print(body)
+    if args.write:
+        name = "eval-" + "-".join(filter(None, [args.source or "all", args.split or "all"]))
+        replace_section(args.write, name.replace(",", "+"), body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

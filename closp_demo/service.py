@@ -1,0 +1,186 @@
+"""The explorer's use cases, UI-free: load model + corpus, answer a text query, answer an upload.
+
+`app.py` wires these to Gradio widgets; benchmarks and tests call them directly. Every visitor-
+facing failure becomes an `Answer` with a clear message; nothing raises into the UI.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from closp_demo import thumbnails, views
+from closp_demo.corpus import Corpus, load_corpus
+from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.index import set_single_query_threads
+from closp_demo.mapview import AssetMode, MapItem, render_map
+from closp_demo.search import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.upload import UploadedScene, UploadError, read_upload
+
+log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO_ROOT / "precomputed"
+ASSETS_DIR = REPO_ROOT / "assets"
+
+
+@dataclass
+class Answer:
+    """Everything one interaction shows. `message` is plain text for a status line."""
+
+    gallery: list[tuple[str, str]] = field(default_factory=list)
+    map_html: str = ""
+    table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=views.TABLE_COLUMNS))
+    message: str = ""
+    ok: bool = True
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    preview: object | None = None  # RGB array of an uploaded scene
+    notes: list[str] = field(default_factory=list)
+
+
+def _error(message: str) -> Answer:
+    return Answer(message=message, ok=False)
+
+
+class Explorer:
+    def __init__(
+        self,
+        corpus_dir: str | Path | None = None,
+        encoder_name: str | None = None,
+        asset_mode: AssetMode | None = None,
+    ) -> None:
+        set_single_query_threads()
+        corpus_dir = Path(corpus_dir or os.environ.get("CLOSP_CORPUS") or DEFAULT_CORPUS)
+        # Cheap manifest-only peek picks the encoder the corpus was built with, unless overridden.
+        self.encoder: Encoder = create_encoder(
+            encoder_name or os.environ.get("CLOSP_ENCODER") or _manifest_encoder(corpus_dir)
+        )
+        self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
+        self.engine = SearchEngine(self.corpus, self.encoder)
+        self.asset_mode = asset_mode or AssetMode.url(views.static_url)
+        self.static_paths = [ASSETS_DIR, self.corpus.root]
+        # Upload previews shown in a session's gallery; not a static path (not publicly served).
+        self.upload_dir = Path(tempfile.mkdtemp(prefix="closp-uploads-"))
+
+    # --- descriptions for the UI ------------------------------------------------------------
+    def model_line(self) -> str:
+        info = self.encoder.info
+        return f"{info.name} (`{info.id}` v{info.version}, {info.dim}-d). {info.description}"
+
+    def corpus_line(self) -> str:
+        m = self.corpus.manifest
+        by_sensor = ", ".join(f"{n} {s}" for s, n in m["counts_by_sensor"].items())
+        return (f"{m['count']} images ({by_sensor}; {m['labelled']} labelled) "
+                f"from `{self.corpus.root.name}/`")  # fmt: skip
+
+    # --- use cases ---------------------------------------------------------------------------
+    def _thumb_url(self, thumbnail: str) -> str | None:
+        path = Path(thumbnail)
+        if path.is_relative_to(self.corpus.root):
+            return self.asset_mode.url_for_file(path)
+        return thumbnails.file_data_uri(path)  # a session's upload: never served publicly
+
+    def render(
+        self, results: list[Result], extra: list[MapItem] | None = None
+    ) -> tuple[str, float]:
+        t0 = time.perf_counter()
+        items = (extra or []) + views.map_items(results, self._thumb_url)
+        html_map = render_map(items, self.asset_mode)
+        return html_map, (time.perf_counter() - t0) * 1e3
+
+    def text_search(
+        self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None
+    ) -> Answer:
+        t0 = time.perf_counter()
+        try:
+            results, timings = self.engine.search_text(query, sensor, k, overlay)
+        except QueryError as err:
+            return _error(str(err))
+        except Exception:  # keep serving: log for us, a plain message for the visitor
+            log.exception("text search failed for %r", query)
+            return _error("The search failed unexpectedly; please try again.")
+        t1 = time.perf_counter()
+        gallery = views.gallery_items(results)
+        table = views.results_table(results)
+        timings["views_ms"] = (time.perf_counter() - t1) * 1e3
+        map_html, timings["map_ms"] = self.render(results)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}) in "
+                   f"{timings['total_ms']:.0f} ms")  # fmt: skip
+        return Answer(gallery, map_html, table, message, True, timings)
+
+    def upload_search(
+        self, path: str | Path | None, sensor: str = "both", k: int = 12,
+        overlay: Overlay | None = None, filename: str | None = None,
+    ) -> Answer:  # fmt: skip
+        if not path:
+            return _error("Choose a GeoTIFF file (.tif) to upload.")
+        t0 = time.perf_counter()
+        try:
+            scene = read_upload(path, filename=filename or Path(path).name)
+            t1 = time.perf_counter()
+            vector = self.engine.embed_scene(scene)
+            t2 = time.perf_counter()
+            results = self.engine.search_vector(vector, sensor, k)
+        except (UploadError, QueryError) as err:
+            return _error(str(err))
+        except Exception:
+            log.exception("upload failed for %r", filename or path)
+            return _error("This file could not be processed; please check it is a Sentinel-1 or "
+                          "Sentinel-2 GeoTIFF.")  # fmt: skip
+        preview = thumbnails.render(scene.preview, scene.sensor)
+        query_item = _scene_item(scene, thumbnails.data_uri(preview))
+        if overlay is not None:
+            thumb = self.upload_dir / f"{uuid.uuid4().hex}.webp"
+            thumbnails.save(preview, thumb)
+            overlay.add(OverlayItem(vector, _scene_result(scene, str(thumb))))
+        map_html, map_ms = self.render(results, [query_item])
+        timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3,
+                   "map_ms": map_ms, "total_ms": (time.perf_counter() - t0) * 1e3}  # fmt: skip
+        message = (
+            f"{scene.filename}: {scene.sensor} {scene.level}, {scene.width}×{scene.height} px"
+            f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
+        )
+        return Answer(views.gallery_items(results), map_html, views.results_table(results), message,
+                      True, timings, preview, list(scene.notes))  # fmt: skip
+
+
+def _scene_item(scene: UploadedScene, thumb: str) -> MapItem:
+    return MapItem(
+        item_id="upload", sensor="query", footprint=list(scene.footprint),
+        title=f"Your upload: {scene.filename}",
+        details={
+            "sensor": f"{scene.sensor} {scene.level}",
+            "size": f"{scene.width}×{scene.height} px",
+            "CRS": scene.crs,
+        },
+        thumbnail_url=thumb, rank=None,
+    )  # fmt: skip
+
+
+def _scene_result(scene: UploadedScene, thumb: str) -> Result:
+    return Result(
+        rank=0, score=0.0, image_id=f"upload:{scene.filename}", sensor=scene.sensor,
+        source="your upload", labels=(), place=scene.filename, timestamp="",
+        footprint=list(scene.footprint), thumbnail=thumb, origin="your upload",
+    )  # fmt: skip
+
+
+def _manifest_encoder(corpus_dir: Path) -> str:
+    import json
+
+    try:
+        return json.loads((corpus_dir / "manifest.json").read_text())["encoder"]["id"]
+    except (OSError, ValueError, KeyError):
+        return "physics-minilm"
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)

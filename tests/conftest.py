@@ -1,0 +1,41 @@
+"""Shared fixtures. Real data only: the shared Sentinel samples and GeoTIFFs written by rasterio."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def samples_root() -> Path:
+    """The shared real Sentinel samples (../shared/data/sentinel-samples beside the checkout)."""
+    env = os.environ.get("CLOSP_SAMPLES_DIR")
+    if env:
+        return Path(env)
+    return REPO_ROOT.parent / "shared" / "data" / "sentinel-samples"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    root = samples_root()
+    if not (root / "README.md").exists():
+        pytest.fail(f"shared Sentinel samples not found at {root} (set CLOSP_SAMPLES_DIR)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_corpus(samples_dir, tmp_path_factory) -> Path:
+    """A real corpus built by the real build path from the BigEarthNet slice of the samples."""
+    from closp_demo.build import build
+
+    out = tmp_path_factory.mktemp("corpus") / "precomputed"
+    build(samples_dir, out, "physics-minilm", ["bigearthnet"], "pytest small_corpus")
+    return out

@@ -1,0 +1,1 @@
+"""Tests of closp_demo.evaluation."""

@@ -1,0 +1,74 @@
+"""The running Gradio app, driven through gradio_client on localhost (no mocks)."""
+
+import pytest
+import rasterio
+from gradio_client import Client, handle_file
+from rasterio.transform import from_bounds
+
+from closp_demo.sources import bigearthnet
+from tests.app_server import running_app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app_url(small_corpus):
+    with running_app(small_corpus) as url:
+        yield url
+
+
+def test_text_query_returns_ranked_s1_and_s2(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict("a lake", "both", 10, api_name="/search")
+    assert len(rows) == 10
+    assert [r["rank"] for r in rows] == list(range(1, 11))
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert "Water" in rows[0]["labels"]
+    s1 = client.predict("a lake", "S1", 5, api_name="/search")
+    assert {r["sensor"] for r in s1} == {"S1"}
+
+
+def test_empty_query_is_a_clear_error_and_app_keeps_serving(app_url):
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match="Type a description"):
+        client.predict("   ", "both", 5, api_name="/search")
+    assert len(client.predict("forest", "S2", 3, api_name="/search")) == 3
+
+
+def _write_patch(path, record):
+    minx, miny, maxx, maxy = record.bounds
+    with rasterio.open(
+        path, "w", driver="GTiff", width=120, height=120, count=record.image.shape[0],
+        dtype="float32", crs=record.crs, transform=from_bounds(minx, miny, maxx, maxy, 120, 120),
+    ) as dst:  # fmt: skip
+        dst.write(record.image)
+
+
+@pytest.mark.parametrize("sensor", ["S2", "S1"])
+def test_upload_a_real_patch_finds_its_neighbours(app_url, samples_dir, tmp_path, sensor):
+    record = next(
+        r
+        for r in bigearthnet.iter_records(samples_dir)
+        if r.sensor == sensor and "Water" in r.labels
+    )
+    path = tmp_path / f"{record.image_id}.tif"
+    _write_patch(path, record)
+    client = Client(app_url, verbose=False)
+    status, _preview, _notes, gallery, map_html, table = client.predict(
+        handle_file(str(path)), "both", 8, api_name="/upload"
+    )
+    assert "✅" in status and sensor in status
+    assert len(gallery) == 8
+    ids = [row[-1] for row in table["data"]]
+    assert record.image_id in ids[:3]  # the patch itself is in the corpus: it must come back first
+    assert "iframe" in map_html and "srcdoc" in map_html
+
+
+def test_a_bad_upload_gets_a_message_and_the_app_keeps_serving(app_url, tmp_path):
+    bad = tmp_path / "notes.tif"
+    bad.write_text("this is not a GeoTIFF")
+    client = Client(app_url, verbose=False)
+    status, *_ = client.predict(handle_file(str(bad)), "both", 5, api_name="/upload")
+    assert "⚠️" in status
+    assert len(client.predict("river", "both", 3, api_name="/search")) == 3
