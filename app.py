@@ -13,6 +13,7 @@ import os
 
 import gradio as gr
 
+from closp_demo.limits import Limits
 from closp_demo.search import Overlay
 from closp_demo.service import Answer, Explorer
 
@@ -172,6 +173,7 @@ def main() -> None:
         server_port=args.port,
         allowed_paths=[str(explorer.upload_dir)],
         show_error=False,
+        max_file_size=Limits.from_env().max_bytes,  # Gradio refuses larger files before storing
     )
 
 

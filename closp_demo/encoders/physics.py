@@ -1,10 +1,20 @@
-"""Offline physics baseline: band evidence -> land-cover mixture -> the MiniLM text space.
+"""Offline physics baseline: band evidence -> land-cover scores -> the MiniLM text space.
 
 No trained vision weights. Each pixel gets soft memberships from physical rules (spectral indices
-for Sentinel-2; backscatter levels, VV-VH depolarisation and speckle texture for Sentinel-1). The
-class fractions of an image become weights on the MiniLM embeddings of the class descriptions, so
-an image embedding is a weighted mixture of text prototypes: S1 and S2 share the text space, one
-text query ranks both, and every image can say why it matched (its measurements and mixture).
+for Sentinel-2; backscatter levels, VV-VH depolarisation and speckle texture for Sentinel-1); an
+image's class fractions become presence scores s_c = (f_c + eps)^gamma.
+
+Both sides live in the 384-d all-MiniLM-L6-v2 space, in the span of the class prototypes t_c
+(MiniLM embeddings of class descriptions):
+- a text is read as a land-cover distribution p(c|q) = softmax(cos(q, t_c) / tau) and embedded
+  as the normalised mixture sum_c p(c|q) t_c;
+- an image is embedded on the dual basis of the prototypes, so that t_c . e = s_c / R exactly,
+  and padded along a fixed direction orthogonal to every prototype up to a constant norm R.
+Then cos(text, image) is proportional to sum_c p(c|q) s_c: the query's class distribution
+weighting the image's physical evidence, with no distortion from the prototypes' mutual
+similarity. S1 and S2 share the space, one query ranks both, and every image can say why it
+matched (its measurements and scores). A plain mixture of prototypes weighted by s (version 1)
+lost most of the evidence: MiniLM prototypes are strongly correlated.
 
 Rules and descriptions live in `physics_rules.json` (configs as data). This is NOT the CLOSP
 model: it cannot see shapes, context or anything a class rule does not encode.
@@ -12,6 +22,7 @@ model: it cannot see shapes, context or anything a class rule does not encode.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -23,7 +34,7 @@ from closp_demo.encoders.minilm import MiniLMText, shared_minilm
 from closp_demo.sensors import S2_BANDS, S2_SCALE, Sensor
 
 PHYSICS_ID = "physics-minilm"
-PHYSICS_VERSION = "1"
+PHYSICS_VERSION = "2"
 
 
 def load_rules() -> dict:
@@ -64,6 +75,23 @@ def _local_std(x: np.ndarray, size: int = 5) -> np.ndarray:
     return np.sqrt(np.maximum(_box_mean(x * x, size) - m * m, 0.0))
 
 
+PRESENCE_EPS = 1e-3
+
+
+def _dual_frame(prototypes: np.ndarray, gamma: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """Dual basis D (t_c . d_k = delta_ck), radius R bounding |s @ D| over all presence vectors
+    s in [eps^gamma, (1+eps)^gamma]^C (a convex maximum, reached at a vertex), and a fixed unit
+    vector orthogonal to every prototype."""
+    gram_inv = np.linalg.inv(prototypes @ prototypes.T)
+    dual = gram_inv @ prototypes
+    lo, hi = PRESENCE_EPS**gamma, (1 + PRESENCE_EPS) ** gamma
+    corners = np.array(list(itertools.product((lo, hi), repeat=len(prototypes))))
+    radius = float(np.sqrt(np.einsum("ij,jk,ik->i", corners, gram_inv, corners).max()))
+    seed = np.random.default_rng(0).normal(size=prototypes.shape[1])
+    neutral = seed - prototypes.T @ np.linalg.lstsq(prototypes.T, seed, rcond=None)[0]
+    return dual.astype(np.float64), radius, neutral / np.linalg.norm(neutral)
+
+
 def _masked_mean(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Per-image weighted mean over pixels: (N,H,W) -> (N,)."""
     total = weight.sum(axis=(-2, -1))
@@ -78,7 +106,9 @@ class PhysicsEncoder:
         self.text = text or shared_minilm(pooling="mean")
         self.classes: tuple[str, ...] = tuple(self.rules["class_descriptions"])
         self.gamma = float(self.rules["presence_gamma"])
+        self.tau = float(self.rules["query_temperature"])
         self.prototypes = self._class_prototypes()
+        self.dual, self.radius, self.neutral = _dual_frame(self.prototypes, self.gamma)
         self.info = EncoderInfo(
             id=PHYSICS_ID,
             version=PHYSICS_VERSION,
@@ -98,7 +128,7 @@ class PhysicsEncoder:
 
     # --- the Encoder interface -------------------------------------------------------------
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        return self.text.encode(texts)
+        return self.embed_class_distribution(self.query_classes(self.text.encode(texts)))
 
     def encode_images(self, images: np.ndarray, sensor: Sensor) -> np.ndarray:
         fractions, _ = self.class_fractions(images, sensor)
@@ -116,13 +146,28 @@ class PhysicsEncoder:
             for i in range(len(fractions))
         ]
 
-    # --- physics ---------------------------------------------------------------------------
-    def embed_fractions(self, fractions: np.ndarray) -> np.ndarray:
+    # --- the shared space --------------------------------------------------------------------
+    def query_classes(self, text_vectors: np.ndarray) -> np.ndarray:
+        """MiniLM text vectors (N, d) -> land-cover distributions p(c|q) (N, n_classes)."""
+        logits = text_vectors @ self.prototypes.T / self.tau
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def embed_class_distribution(self, p: np.ndarray) -> np.ndarray:
+        return l2_normalise(p @ self.prototypes)
+
+    def presence(self, fractions: np.ndarray) -> np.ndarray:
         # gamma < 1 lifts small fractions: a patch with a 3 % lake still "has water" (labels mark
         # presence, not dominance).
-        weights = np.power(np.clip(fractions, 0.0, 1.0) + 1e-3, self.gamma)
-        return l2_normalise(weights @ self.prototypes)
+        return np.power(np.clip(fractions, 0.0, 1.0) + PRESENCE_EPS, self.gamma)
 
+    def embed_fractions(self, fractions: np.ndarray) -> np.ndarray:
+        core = self.presence(fractions) @ self.dual
+        fill = np.sqrt(np.maximum(self.radius**2 - (core * core).sum(axis=1), 0.0))
+        return ((core + fill[:, None] * self.neutral) / self.radius).astype(np.float32)
+
+    # --- physics ---------------------------------------------------------------------------
     def class_fractions(
         self, images: np.ndarray, sensor: Sensor
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -247,7 +292,9 @@ class PhysicsEncoder:
         texture = _local_std(db[:, 0], 5)
 
         water = _below(vv, r["water"]["vv_max"], w) * _below(vh, r["water"]["vh_max"], w)
-        built = _above(vv, r["built"]["vv_min"], w)
+        # Double-bounce point targets (walls + ground) are single bright pixels: read them on
+        # the unfiltered VV, where the speckle filter has not averaged them away.
+        built = _above(db[:, 0], r["built"]["vv_min"], w)
         land = (1 - water) * (1 - built)
         trees = (
             _above(vh, r["trees"]["vh_min"], w) * _below(ratio, r["trees"]["ratio_max"], w) * land
