@@ -7,12 +7,12 @@ lives in `closp_demo.service`.
 from __future__ import annotations
 
 import argparse
-import html
 import logging
 import os
 
 import gradio as gr
 
+from closp_demo.html_safety import escape_markdown
 from closp_demo.limits import Limits
 from closp_demo.search import Overlay
 from closp_demo.service import Answer, Explorer
@@ -31,9 +31,9 @@ SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel
 
 
 def status_md(answer: Answer) -> str:
-    """Status line; messages can quote filenames and queries, so they are HTML-escaped."""
+    """Status line; messages quote filenames and queries, so they are shown as plain text."""
     icon = "✅" if answer.ok else "⚠️"
-    return f"{icon} {html.escape(answer.message)}"
+    return f"{icon} {escape_markdown(answer.message)}"
 
 
 def build_ui(explorer: Explorer) -> gr.Blocks:
@@ -97,7 +97,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
 
         def on_upload(f, s, n, ov):
             a = explorer.upload_search(f, s, int(n), ov)
-            notes = "\n".join(f"- {html.escape(note)}" for note in a.notes)
+            notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
             return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
 
         outputs = [status, gallery, map_html, table]

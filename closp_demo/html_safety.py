@@ -63,3 +63,13 @@ def check_image_url(url: str) -> str:
         f"image URL {shown!r} is not allowed: use http(s), a path, or a base64 PNG/JPEG/GIF/WebP "
         "data URI"
     )
+
+
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|~")
+
+
+def escape_markdown(text: object) -> str:
+    """Plain text for a gr.Markdown widget: HTML-escaped, Markdown syntax backslash-escaped, so a
+    filename like `![x](http://e/p.png) **b**.tif` shows as typed (no link, image or bold)."""
+    escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
+    return html.escape(escaped, quote=False)

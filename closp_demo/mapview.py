@@ -38,6 +38,7 @@ BASEMAP_GEOJSON = "basemap/countries.geo.json"
 
 MAP_HEIGHT = 460  # px, the iframe's fixed height
 FIT_PADDING_PX = 24
+LEGEND_CLEARANCE_PX = (150, 80)
 FIT_MAX_ZOOM = 12  # a single 1.2 km patch still shows its surroundings
 WORLD_BOUNDS = ((-58.0, -170.0), (78.0, 170.0))  # (south, west), (north, east) for no items
 
@@ -427,7 +428,9 @@ _SCRIPT = Template(
         className: "closp-marker closp-marker-" + item.sensor,
         html: badge(item), iconSize: [22, 22], iconAnchor: [11, 11], popupAnchor: [0, -10]
       }),
-      riseOnHover: true
+      riseOnHover: true,
+      // Leaflet stacks markers by screen position; keep the query, then rank 1, 2, ... on top.
+      zIndexOffset: item.sensor === "query" ? 200000 : 100000 - 100 * (item.rank || 999)
     });
     [shape, marker].forEach(function (layer) {
       layer.bindPopup(function () { return popup(item); }, { maxWidth: 280 });
@@ -593,7 +596,9 @@ def map_document(
     _fixed_id(folium.LayerControl(collapsed=True), "layers").add_to(fmap)
     fmap.fit_bounds(
         [list(south_west), list(north_east)],
-        padding=(FIT_PADDING_PX, FIT_PADDING_PX),
+        padding_top_left=(FIT_PADDING_PX, FIT_PADDING_PX),
+        # keep footprints clear of the legend in the bottom-right corner
+        padding_bottom_right=(LEGEND_CLEARANCE_PX[0], LEGEND_CLEARANCE_PX[1]),
         max_zoom=FIT_MAX_ZOOM,
     )
 

@@ -33,8 +33,9 @@ What it accepts and how it decides (each decision is recorded in `UploadedScene.
 - Invalid pixels (nodata, mask, NaN, +-Inf): tiles with less than half valid pixels, and constant
   tiles, are skipped; the remaining invalid pixels are filled with the tile's band medians. A scene
   with no valid pixel, or a constant one, is refused with the reason.
-- Preview: the whole scene in the internal layout, decimated by GDAL (overviews when present) so its
-  long side is at most 512 px; NaN where invalid. The full raster is never loaded.
+- Preview: the whole scene in the internal layout, nearest-decimated so its long side is at most
+  512 px (from overviews when the file has them, else from windows one row of blocks high, see
+  `_decimated`); NaN where invalid. The full raster is never in memory.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.enums import Interleaving, Resampling
+from rasterio.enums import Interleaving, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.warp import transform as warp_transform
@@ -86,6 +87,7 @@ MIN_SIDE = 32  # smallest side accepted; 32..119 px are upsampled to 120
 MIN_VALID_FRACTION = 0.5  # a tile needs at least this share of valid pixels
 MAX_NAME_CHARS = 60  # filenames in messages are shortened to this
 GDAL_CACHE_MB = 128  # bounds GDAL's block cache (its default is 5 % of the machine's RAM)
+PREVIEW_CHUNK_BYTES = 32 * 1024 * 1024  # one window of the block-row preview read
 
 ACCEPTED_DTYPES = ("uint16", "int16", "uint32", "int32", "uint64", "int64", "float32", "float64")
 _FLOAT_DTYPES = ("float32", "float64")
@@ -570,7 +572,7 @@ def _read_window(
     resampling: Resampling,
     where: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw values (float64, scale/offset applied) and the valid-pixel mask of one read."""
+    """Raw values (float64, scale/offset applied) and the valid-pixel mask of one window."""
     kwargs: dict = {"window": window}
     if out_hw is not None:
         kwargs["out_shape"] = (len(layout.indexes), *out_hw)
@@ -582,12 +584,71 @@ def _read_window(
         raise UploadError(
             f"'{name}' is damaged or truncated: reading its pixels failed ({where})"
         ) from None
+    return _physical(raw, masks, layout)
+
+
+def _physical(raw: np.ndarray, masks: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Native pixels + GDAL masks -> float64 values with scale/offset applied, valid-pixel mask."""
     raw = raw.astype(np.float64)
     if layout.scales.size and ((layout.scales != 1).any() or (layout.offsets != 0).any()):
         raw = raw * layout.scales[:, None, None] + layout.offsets[:, None, None]
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(raw).all(axis=0) & (masks > 0).all(axis=0)
     return raw, valid
+
+
+def _decimated(
+    src: DatasetReader, layout: _Layout, name: str, out_hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole raster, nearest-decimated to `out_hw`, with bounded memory.
+
+    With overviews (e.g. a COG) GDAL reads the decimated raster from them (out_shape). Without,
+    GDAL's own nearest decimation re-decodes every block once per output row as soon as a row of
+    blocks outgrows its cache (a pixel-interleaved 12-band S2 tile: minutes); so the preview is
+    assembled from windows spanning one row of blocks and at most PREVIEW_CHUNK_BYTES, each block
+    decoded once, keeping only the sampled pixels.
+    """
+    height, width = src.height, src.width
+    factor = max(width / out_hw[1], height / out_hw[0])
+    overviews = src.overviews(layout.indexes[0])
+    if overviews and max(overviews) >= factor / 2:
+        return _read_window(src, layout, name, None, out_hw, Resampling.nearest, "preview")
+    rows = np.minimum(((np.arange(out_hw[0]) + 0.5) * height / out_hw[0]).astype(int), height - 1)
+    cols = np.minimum(((np.arange(out_hw[1]) + 0.5) * width / out_hw[1]).astype(int), width - 1)
+    n = len(layout.indexes)
+    raw = np.empty((n, *out_hw), dtype=src.dtypes[0])
+    masks = np.full((n, *out_hw), 255, dtype=np.uint8)
+    flags = [src.mask_flag_enums[i - 1] for i in layout.indexes]
+    read_masks = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in flags)
+    nodata = [src.nodatavals[i - 1] if MaskFlags.nodata in f else None
+              for i, f in zip(layout.indexes, flags, strict=True)]  # fmt: skip
+    bh, bw = src.block_shapes[layout.indexes[0] - 1]
+    item = np.dtype(src.dtypes[0]).itemsize
+    chunk_cols = max(bw, PREVIEW_CHUNK_BYTES // (min(bh, height) * n * item) // bw * bw)
+    try:
+        for block_row in np.unique(rows // bh):
+            sel_r = np.flatnonzero(rows // bh == block_row)
+            r0, r1 = int(rows[sel_r[0]]), int(rows[sel_r[-1]]) + 1
+            for c0 in range(0, width, chunk_cols):
+                sel_c = np.flatnonzero((cols >= c0) & (cols < c0 + chunk_cols))
+                if not sel_c.size:
+                    continue
+                c1 = int(cols[sel_c[-1]]) + 1
+                window = Window(c0, r0, c1 - c0, r1 - r0)
+                pick = np.ix_(range(n), rows[sel_r] - r0, cols[sel_c] - c0)
+                put = np.ix_(range(n), sel_r, sel_c)
+                raw[put] = src.read(layout.indexes, window=window)[pick]
+                if read_masks:
+                    masks[put] = src.read_masks(layout.indexes, window=window)[pick]
+    except RasterioError as exc:
+        logger.info("upload %r: read failed (preview): %s", name, exc)
+        raise UploadError(
+            f"'{name}' is damaged or truncated: reading its pixels failed (preview)"
+        ) from None
+    for b, value in enumerate(nodata):
+        if value is not None and not math.isnan(value):
+            masks[b][raw[b] == np.asarray(value).astype(raw.dtype)] = 0
+    return _physical(raw, masks, layout)
 
 
 def _to_internal(raw: np.ndarray, valid: np.ndarray, layout: _Layout) -> np.ndarray:
@@ -611,7 +672,10 @@ def _read_preview(src: DatasetReader, layout: _Layout, name: str, notes: list[st
     out_hw = None
     if factor > 1:
         out_hw = (max(1, round(height / factor)), max(1, round(width / factor)))
-    raw, valid = _read_window(src, layout, name, None, out_hw, Resampling.nearest, "preview")
+    if out_hw is None:
+        raw, valid = _read_window(src, layout, name, None, None, Resampling.nearest, "preview")
+    else:
+        raw, valid = _decimated(src, layout, name, out_hw)
     _check_content(src, raw, valid, name)
     values = raw[:, valid]
     _decide_units(src, layout, values, name, notes)

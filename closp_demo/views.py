@@ -33,9 +33,10 @@ def evidence_summary(result: Result, top: int = 3) -> str:
 
 
 def caption(result: Result) -> str:
-    origin = " · your upload" if result.origin != "corpus" else ""
-    return (f"#{result.rank} {result.sensor} · {result.score:.3f}{origin}\n"
-            f"{_labels(result)}\n{result.place} · {_date(result.timestamp)}")  # fmt: skip
+    # Gradio shows one line of caption: lead with what differs between results (full row in the
+    # table and the map popup).
+    what = "your upload" if result.origin != "corpus" else _labels(result)
+    return f"#{result.rank} {result.sensor} · {what} · {result.place} · {_date(result.timestamp)}"
 
 
 def gallery_items(results: Sequence[Result]) -> list[tuple[str, str]]:

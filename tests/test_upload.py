@@ -247,6 +247,24 @@ def test_non_square_preview_keeps_the_aspect_and_samples_real_pixels(tmp_path: P
     np.testing.assert_allclose(scene.preview.mean(axis=(1, 2)), db.mean(axis=(1, 2)), atol=0.3)
 
 
+@pytest.mark.parametrize(
+    ("interleave", "height", "width", "block"),
+    [("pixel", 1100, 1500, 256), ("band", 700, 2600, None), ("pixel", 1300, 600, None)],
+)
+def test_preview_equals_gdal_nearest_decimation(tmp_path, interleave, height, width, block):
+    dn = s2_dn(height, width, seed=27)
+    dn[:, :300, :200] = 0
+    tiling = {"tiled": True, "blockxsize": block, "blockysize": block} if block else {}
+    path = write_tif(tmp_path / "dec.tif", dn, nodata=0, interleave=interleave, **tiling)
+    scene = read_upload(path, Limits(max_tiles=1))
+    with rasterio.open(path) as src:
+        shape = (12, *scene.preview.shape[1:])
+        want = src.read(out_shape=shape).astype(np.float32)
+        want[:, (src.read_masks(out_shape=shape) == 0).any(axis=0)] = np.nan
+    assert max(shape[1:]) == 512
+    np.testing.assert_array_equal(scene.preview, want)
+
+
 def test_small_scene_is_upsampled_to_one_tile(tmp_path: Path):
     db = s1_db(60, 60, seed=17)
     scene = read_upload(write_tif(tmp_path / "small.tif", db))
@@ -479,21 +497,24 @@ def test_real_hydro_s2_geotiff_is_read_as_an_upload(samples_dir: Path):
 
 _FULL_TILE_SCRIPT = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, re, sys
     from closp_demo.limits import Limits
     from closp_demo.upload import read_upload
     scene = read_upload(sys.argv[1], Limits(max_bytes=10**9))
+    # VmHWM: this process's peak RSS (ru_maxrss would inherit the parent's peak across fork)
+    status = open("/proc/self/status").read()
     print(json.dumps({
         "tiles": len(scene.tiles),
         "preview": list(scene.preview.shape),
         "first": scene.tiles[0].image[:, 0, 0].tolist(),
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024,
     }))
     """
 )
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS read from /proc")
 def test_full_sentinel2_tile_is_read_with_bounded_memory(tmp_path: Path):
     """10980 x 10980 x 12 uint16 = 2.9 GB of pixels; windowed reads must keep the peak far below."""
     path = tmp_path / "T33UUP_full.tif"
@@ -518,3 +539,10 @@ def test_full_sentinel2_tile_is_read_with_bounded_memory(tmp_path: Path):
     assert out["tiles"] == 64 and out["preview"] == [12, 512, 512]
     assert out["first"] == [500.0 + 100 * b for b in range(12)]  # pixel (0, 0) of each band
     assert out["peak_mb"] < 1000, out  # the full raster alone would be 2900 MB
+
+
+def test_missing_file_and_directory_are_refused(tmp_path: Path):
+    with pytest.raises(UploadError, match="'gone.tif' was not found"):
+        read_upload(tmp_path / "gone.tif")
+    with pytest.raises(UploadError, match="is not a file"):
+        read_upload(tmp_path)

@@ -44,7 +44,8 @@ def load_rules() -> dict:
 
 def _above(x: np.ndarray, threshold: float, width: float) -> np.ndarray:
     """Soft x > threshold: 0.5 at the threshold, ~0.95 one `width` beyond (logistic)."""
-    return 1.0 / (1.0 + np.exp(-3.0 * (x - threshold) / width))
+    # tanh form of the logistic 1 / (1 + exp(-3 (x - t) / w)): no overflow far from t
+    return 0.5 * (1.0 + np.tanh(1.5 * (x - threshold) / width))
 
 
 def _below(x: np.ndarray, threshold: float, width: float) -> np.ndarray:

@@ -1,0 +1,168 @@
+"""The real app (python app.py) driven end to end in headless Chromium, nothing off localhost.
+
+A person's path through the UI: a text search fills the gallery, the status line and the map
+iframe (Leaflet, footprints, offline basemap); the sensor radio filters; a real BigEarthNet
+patch uploaded as a GeoTIFF finds its neighbours and shows up on the map; a hostile filename
+stays text and the app keeps serving. Runs on the `small_corpus` fixture (BigEarthNet only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from rasterio.transform import from_bounds
+
+from closp_demo.sources import bigearthnet
+from tests.app_server import running_app
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_MISSING,
+    IMG_LOADED_JS,
+    Recorder,
+    block_labelled,
+    count,
+    launch,
+    map_frame,
+    markdown_with,
+    open_tab,
+    panel,
+    search,
+    upload,
+    wait_for_gallery,
+)
+from tests.hostile_inputs import write_tif
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if CHROMIUM is None:
+    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+QUERY = "a lake surrounded by forest"
+HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>.tif"
+TIMEOUT_MS = 60_000  # first query loads the text model in the server
+MIN_THUMBS = 5
+# Tall enough that the lazily loaded gallery thumbnails are all near the viewport.
+VIEWPORT = {"width": 1400, "height": 1600}
+
+
+@pytest.fixture(scope="module")
+def app_url(small_corpus) -> Iterator[str]:
+    with running_app(small_corpus) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        browser = launch(pw)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.recorder = Recorder()
+    page.recorder.attach(page)
+    page.goto(app_url)
+    yield page
+    context.close()
+
+
+def table_column(page, name: str) -> list[str]:
+    """Cell texts of one column of the visible tab's results table."""
+    grid = panel(page).locator("[role=grid]")
+    headers = [h.strip() for h in grid.locator("[role=columnheader]").all_inner_texts()]
+    col = next(i for i, h in enumerate(headers) if re.sub(r"\s", "", h) == name)
+    return [c.strip() for c in grid.locator(f"[role=gridcell][data-col='{col}']").all_inner_texts()]
+
+
+def check_map(frame, n_results: int, n_query: int = 0) -> None:
+    assert frame.evaluate("typeof window.L") == "object"
+    assert count(frame, "path.closp-footprint") == n_results + n_query
+    assert count(frame, ".leaflet-marker-icon.closp-marker") == n_results + n_query
+    assert count(frame, "path.closp-footprint-query") == n_query
+    assert count(frame, ".closp-marker-query") == n_query
+    # Tiles are blocked: the offline outlines must be what the visitor sees.
+    frame.wait_for_selector(".closp-offline-note")
+    assert count(frame, ".leaflet-tile-pane img") == 0
+
+
+def not_pwned(page) -> None:
+    for frame in page.frames:
+        assert frame.evaluate("typeof window.__pwned") == "undefined", frame.url
+        assert count(frame, "img[src='x']") == 0, frame.url
+    assert page.recorder.dialogs == []
+
+
+# --- tests ----------------------------------------------------------------------------------
+def test_text_search_fills_gallery_status_and_map(page):
+    search(page, QUERY)
+    captions = wait_for_gallery(page, MIN_THUMBS)
+    n = len(captions)
+    status = markdown_with(page, "results for").inner_text()
+    assert f"{n} results for" in status and QUERY in status
+    assert [int(re.match(r"#(\d+) ", c).group(1)) for c in captions] == list(range(1, n + 1))
+    assert table_column(page, "rank") == [str(i) for i in range(1, n + 1)]
+    frame = map_frame(page, n)
+    check_map(frame, n)
+    assert any("tile.openstreetmap.org" in url for url in page.recorder.blocked)
+    not_pwned(page)
+
+
+def test_sensor_radio_limits_results_to_sentinel1(page):
+    search(page, QUERY)
+    wait_for_gallery(page, MIN_THUMBS)
+    panel(page).get_by_label("Sentinel-1 SAR").check()
+    search(page, QUERY)
+    markdown_with(page, "(S1)")
+    captions = wait_for_gallery(page, MIN_THUMBS)
+    assert all(re.match(r"#\d+ S1 · ", c) for c in captions), captions
+    sensors = table_column(page, "sensor")
+    assert len(sensors) == len(captions) and set(sensors) == {"S1"}
+    frame = map_frame(page, len(captions))
+    assert count(frame, "path.closp-footprint-S1") == len(captions)
+    assert count(frame, "path.closp-footprint-S2") == 0
+
+
+def test_upload_geotiff_shows_preview_notes_neighbours_and_map(page, samples_dir, tmp_path):
+    record = next(r for r in bigearthnet.iter_records(samples_dir)
+                  if r.sensor == "S2" and "Water" in r.labels)  # fmt: skip
+    transform = from_bounds(*record.bounds, 120, 120)
+    tif = write_tif(tmp_path / f"{record.image_id}.tif", record.image, record.crs, transform)
+    open_tab(page, "Upload a GeoTIFF")
+    upload(page, tif)
+    status = markdown_with(page, "nearest images").inner_text()
+    assert status.startswith("✅") and "S2" in status
+    preview = panel(page).locator(f"{block_labelled('Your image')} img")
+    preview.wait_for()
+    page.wait_for_function(IMG_LOADED_JS, arg=preview.element_handle())
+    notes = panel(page).locator("[data-testid=markdown] li").all_inner_texts()
+    assert any("12 bands" in note for note in notes), notes
+    captions = wait_for_gallery(page, MIN_THUMBS)
+    assert record.image_id in table_column(page, "id")[:3]  # the patch itself is in the corpus
+    frame = map_frame(page, len(captions) + 1)
+    check_map(frame, len(captions), n_query=1)
+    not_pwned(page)
+
+
+def test_hostile_filename_stays_text_and_app_keeps_serving(page, tmp_path):
+    hostile = tmp_path / HOSTILE_NAME
+    hostile.write_text("this is plain text, not a GeoTIFF\n")
+    open_tab(page, "Upload a GeoTIFF")
+    upload(page, hostile)
+    warning = markdown_with(page, "⚠️").inner_text()
+    assert "GeoTIFF" in warning, warning
+    assert "onerror=window.__pwned=1" in warning, warning  # the name is shown as text
+    page.wait_for_timeout(300)  # give any injected handler the chance to run before checking
+    not_pwned(page)
+    open_tab(page, "Text search")
+    search(page, "river")
+    wait_for_gallery(page, MIN_THUMBS)
+    markdown_with(page, "results for")
+    not_pwned(page)
