@@ -88,8 +88,17 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_map = gr.HTML()
             up_table = gr.Dataframe(interactive=False, wrap=True)
 
-        with gr.Tab("About"):
+        with gr.Tab("About / Evaluation"):
             gr.Markdown(about_md(explorer))
+            gr.Markdown(
+                "## How far to trust the results\nRetrieval quality of the loaded model on the "
+                "labelled images of the loaded corpus, per sensor, computed live (labels: CORINE "
+                "mapped to Dynamic World). Queries: the Dynamic World class names."
+            )
+            eval_btn = gr.Button("Evaluate this model on this corpus")
+            eval_plot = gr.Plot(label="nDCG@10 per query")
+            eval_md = gr.Markdown()
+            eval_btn.click(explorer.evaluation, None, [eval_md, eval_plot], api_name=False)
 
         def on_search(q, s, n, ov):
             a = explorer.text_search(q, s, int(n), ov)

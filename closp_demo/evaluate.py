@@ -16,27 +16,26 @@ from pathlib import Path
 
 import numpy as np
 
-from closp_demo.corpus import load_corpus
-from closp_demo.encoders import create_encoder
-from closp_demo.evaluation import cross_sensor, load_queries, run_evaluation
+from closp_demo.corpus import Corpus, load_corpus
+from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.evaluation import EvaluationResult, cross_sensor, load_queries, run_evaluation
 from closp_demo.report import machine_line, replace_section
 
 
-def evaluate_corpus(
-    corpus_dir: Path, encoder_name: str | None, source: str | None, splits: list[str] | None,
-    queries_kind: str = "all",
-) -> tuple[str, dict]:  # fmt: skip
-    corpus = load_corpus(corpus_dir, verify_checksums=False)
-    encoder = create_encoder(encoder_name or corpus.encoder_id)
+def evaluate_loaded(
+    corpus: Corpus, encoder: Encoder, source: str | None = None,
+    splits: list[str] | None = None, queries_kind: str = "all",
+) -> tuple[str, EvaluationResult | None]:  # fmt: skip
+    """Markdown report + result for the labelled images of a loaded corpus (None if none)."""
     meta = corpus.metadata
-    keep = np.ones(len(meta), dtype=bool)
+    keep = (meta["labels"] != "").to_numpy()
     if source:
-        keep &= (meta["source"] == source).to_numpy()
+        keep = keep & (meta["source"] == source).to_numpy()
     if splits:
-        keep &= meta["split"].isin(splits).to_numpy()
+        keep = keep & meta["split"].isin(splits).to_numpy()
     rows = np.flatnonzero(keep)
     if not len(rows):
-        raise SystemExit("no images match the --source/--split filters")
+        return "This corpus has no labelled images to evaluate on.", None
     vectors = np.asarray(corpus.embeddings)[rows]
     labels = [tuple(x for x in s.split("|") if x) for s in meta["labels"].iloc[rows]]
     sensors = meta["sensor"].iloc[rows].tolist()
@@ -47,12 +46,21 @@ def evaluate_corpus(
     twins = cross_sensor.twin_recall(vectors, sensors, meta["group"].iloc[rows].tolist())
     scope = f"source={source or 'all'}, split={','.join(splits) if splits else 'all'}"
     text = (
-        f"Encoder `{encoder.info.id}` v{encoder.info.version} on corpus `{corpus_dir}` ({scope}), "
-        f"{len(rows)} images.\n\n" + result.to_markdown()
+        f"Encoder `{encoder.info.id}` v{encoder.info.version} on corpus `{corpus.root.name}` "
+        f"({scope}), {len(rows)} labelled images.\n\n" + result.to_markdown()
         + "\n### Cross-sensor consistency (image -> its other-sensor twin)\n\n"
         + cross_sensor.to_markdown(twins)
     )  # fmt: skip
-    return text, {"result": result, "twins": twins}
+    return text, result
+
+
+def evaluate_corpus(
+    corpus_dir: Path, encoder_name: str | None, source: str | None, splits: list[str] | None,
+    queries_kind: str = "all",
+) -> tuple[str, EvaluationResult | None]:  # fmt: skip
+    corpus = load_corpus(corpus_dir, verify_checksums=False)
+    encoder = create_encoder(encoder_name or corpus.encoder_id)
+    return evaluate_loaded(corpus, encoder, source, splits, queries_kind)
 
 
 def main(argv: list[str] | None = None) -> int:

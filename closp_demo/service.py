@@ -151,6 +151,16 @@ class Explorer:
         return Answer(views.gallery_items(results), map_html, views.results_table(results), message,
                       True, timings, preview, list(scene.notes))  # fmt: skip
 
+    def evaluation(self) -> tuple[str, object]:
+        """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""
+        from closp_demo.evaluate import evaluate_loaded
+        from closp_demo.evaluation.chart import per_query_chart
+
+        text, result = evaluate_loaded(self.corpus, self.encoder, queries_kind="classes")
+        if result is None:
+            return text, None
+        return text, per_query_chart(result)
+
 
 def _scene_item(scene: UploadedScene, thumb: str) -> MapItem:
     return MapItem(
