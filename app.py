@@ -12,6 +12,7 @@ import os
 
 import gradio as gr
 
+from closp_demo.corpus import CorpusError
 from closp_demo.html_safety import escape_markdown
 from closp_demo.limits import Limits
 from closp_demo.search import Overlay
@@ -172,7 +173,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    explorer = Explorer(args.corpus, args.encoder)
+    try:
+        explorer = Explorer(args.corpus, args.encoder)
+    except (CorpusError, ValueError, KeyError, PermissionError) as err:
+        # A corpus that fails its manifest, or a model that cannot load: say which, no traceback.
+        raise SystemExit(f"CLOSP Explorer cannot start: {err}") from None
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = build_ui(explorer)
     # How many events run at once per handler; see README "Concurrency" for the measurement.

@@ -72,3 +72,26 @@ def test_a_bad_upload_gets_a_message_and_the_app_keeps_serving(app_url, tmp_path
     status, *_ = client.predict(handle_file(str(bad)), "both", 5, api_name="/upload")
     assert "⚠️" in status
     assert len(client.predict("river", "both", 3, api_name="/search")) == 3
+
+
+def test_app_refuses_a_corpus_built_with_another_encoder(small_corpus, tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.app_server import REPO_ROOT
+
+    corpus = tmp_path / "other"
+    shutil.copytree(small_corpus, corpus)
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    manifest["encoder"]["version"] = "0-other"
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+    out = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py"), "--corpus", str(corpus),
+         "--encoder", "physics-minilm"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "cannot start" in out.stderr and "rebuild the corpus" in out.stderr
+    assert "Traceback" not in out.stderr
