@@ -57,6 +57,11 @@ class Explorer:
         asset_mode: AssetMode | None = None,
     ) -> None:
         set_single_query_threads()
+        # One intra-op thread per query: on 2 vCPU with concurrent visitors, torch's default
+        # thread pool oversubscribes the cores (BENCHMARKS.md: ~495 ms vs ~16 ms per query).
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
         corpus_dir = Path(corpus_dir or os.environ.get("CLOSP_CORPUS") or DEFAULT_CORPUS)
         # Cheap manifest-only peek picks the encoder the corpus was built with, unless overridden.
         self.encoder: Encoder = create_encoder(
