@@ -65,11 +65,12 @@ def check_image_url(url: str) -> str:
     )
 
 
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|~")
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|~$")
 
 
 def escape_markdown(text: object) -> str:
     """Plain text for a gr.Markdown widget: HTML-escaped, Markdown syntax backslash-escaped, so a
-    filename like `![x](http://e/p.png) **b**.tif` shows as typed (no link, image or bold)."""
+    filename like `![x](http://e/p.png) **b**.tif` shows as typed (no link, image or bold).
+    "://" becomes an entity too, since GFM autolinks bare URLs even with escapes around them."""
     escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
-    return html.escape(escaped, quote=False)
+    return html.escape(escaped, quote=False).replace("://", ":&#47;&#47;")

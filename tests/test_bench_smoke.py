@@ -1,0 +1,90 @@
+"""Every benchmark runs at a tiny size and writes its section (no timing assertions: benchmarks
+are scripts, their figures live in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench import run_all
+from bench.common import md_table, p50_p95, percentile
+from bench.workload import distinct_captions, distinct_queries
+
+
+def _section(path, name: str) -> str:
+    text = path.read_text()
+    m = re.search(rf"<!-- {name}:start -->(.*?)<!-- {name}:end -->", text, re.S)
+    assert m, f"section {name} missing from {path}"
+    return m.group(1)
+
+
+def _run(name: str, tmp_path) -> str:
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nHand-written intro stays.\n")
+    assert run_all.main(["--tiny", "--only", name, "--benchmarks", str(out),
+                         "--cache", str(tmp_path / "cache")]) == 0  # fmt: skip
+    assert "Hand-written intro stays." in out.read_text()
+    body = _section(out, name.replace("_", "-"))
+    assert f"python -m bench.{name} " in body  # the exact command is recorded
+    assert "CPUs" in body  # machine line
+    return body
+
+
+def test_workloads_are_distinct_and_deterministic():
+    queries = distinct_queries(300)
+    assert len({q.lower() for q in queries}) == 300
+    assert queries == distinct_queries(300)
+    captions = distinct_captions(500)
+    assert len(set(captions)) == 500
+    assert not set(captions) & set(queries)
+    with pytest.raises(ValueError, match="distinct queries"):
+        distinct_queries(10**7)
+
+
+def test_percentiles_and_tables():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert p50_p95(list(range(101))) == (50, 95)
+    table = md_table(["a", "b"], [[1, 0.5], ["x", float("nan")]])
+    assert table.splitlines()[2] == "| 1 | 0.5 |"
+    assert "–" in table
+
+
+def test_query_latency_smoke(tmp_path):
+    body = _run("query_latency", tmp_path)
+    for part in ("tokenise + encode", "search", "map HTML", "total server-side"):
+        assert part in body
+    assert "peak RSS" in body
+
+
+def test_index_scale_smoke(tmp_path):
+    body = _run("index_scale", tmp_path)
+    main_table = body.split("Server-side query at N")[0]
+    rows = [ln for ln in main_table.splitlines() if ln.startswith(("| physics", "| generic"))]
+    assert any("Flat (exact)" in r for r in rows)
+    assert any("IVF-Flat" in r for r in rows) and any("HNSW-Flat" in r for r in rows)
+    # exact search has recall 1 against exact search (ties counted), whatever the machine
+    flat = [r for r in rows if "Flat (exact)" in r and "| 1,500 |" in r]
+    assert flat and all("| 1.000 | 1.000 | 1.000 / 1.000 |" in r for r in flat)
+    assert "Server-side query at N" in body and "Probe-breadth sweep" in body
+
+
+@pytest.mark.slow
+def test_upload_latency_smoke(tmp_path):
+    body = _run("upload_latency", tmp_path)
+    assert "| 120 x 120 |" in body and "| 300 x 300 |" in body
+    assert "S2 L2A" in body
+
+
+@pytest.mark.slow
+def test_tile_raster_smoke(tmp_path):
+    body = _run("tile_raster", tmp_path)
+    assert "500 x 500 x 12" in body
+    assert "4 x 4" in body  # 500 px -> 4 windows of 120 per side
+
+
+@pytest.mark.slow
+def test_cold_start_smoke(tmp_path):
+    body = _run("cold_start", tmp_path)
+    for phase in ("import torch", "Explorer()", "MiniLM load", "first text_search"):
+        assert phase in body
