@@ -36,7 +36,10 @@ def caption(result: Result) -> str:
     # Gradio shows one line of caption: lead with what differs between results (full row in the
     # table and the map popup).
     what = "your upload" if result.origin != "corpus" else _labels(result)
-    return f"#{result.rank} {result.sensor} · {what} · {result.place} · {_date(result.timestamp)}"
+    return (
+        f"#{result.rank} {result.sensor} · {result.score:.3f} · {what} · {result.place} · "
+        f"{_date(result.timestamp)}"
+    )
 
 
 def gallery_items(results: Sequence[Result]) -> list[tuple[str, str]]:
