@@ -141,7 +141,7 @@ def _rows(answer: Answer) -> list[dict]:
 def explorer_api(explorer: Explorer):
     def search(query: str, sensor: str = "both", k: int = 12) -> list[dict]:
         """Ranked corpus results as plain data (for gradio_client and benchmarks)."""
-        return _rows(explorer.text_search(query, sensor, int(k)))
+        return _rows(explorer.text_search(query, sensor, int(k), render=False))
 
     return search
 
@@ -180,8 +180,12 @@ def main() -> None:
         raise SystemExit(f"CLOSP Explorer cannot start: {err}") from None
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = build_ui(explorer)
-    # How many events run at once per handler; see README "Concurrency" for the measurement.
-    concurrency = int(os.environ.get("CLOSP_CONCURRENCY", "4"))
+    # Events run at once per handler. 1 measured best on 2 vCPU: the work is CPU-bound, more only
+    # adds contention (BENCHMARKS.md, load test).
+    raw = os.environ.get("CLOSP_CONCURRENCY", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"CLOSP_CONCURRENCY must be a whole number >= 1, got {raw!r}")
+    concurrency = int(raw)
     demo.queue(default_concurrency_limit=concurrency).launch(
         server_name=args.host,
         server_port=args.port,

@@ -101,6 +101,8 @@ def embed_records(
 def attribution_text(used_sources: Iterable[str], attributions: dict[str, str]) -> str:
     lines = ["# Attribution of the embedded corpus", "", COPERNICUS, ""]
     for name in sorted(set(used_sources)):
+        if name not in attributions:
+            raise ValueError(f"no attribution (origin and licence) for source {name!r}")
         lines.append(f"- **{name}**: {attributions[name]}")
     lines += ["", "Thumbnails and embeddings are derived from these images by this project's code."]
     return "\n".join(lines) + "\n"

@@ -101,8 +101,10 @@ class Explorer:
         return html_map, (time.perf_counter() - t0) * 1e3
 
     def text_search(
-        self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None
-    ) -> Answer:
+        self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        render: bool = True,
+    ) -> Answer:  # fmt: skip
+        """`render=False` skips gallery and map (API callers only read the table)."""
         t0 = time.perf_counter()
         try:
             results, timings = self.engine.search_text(query, sensor, k, overlay)
@@ -112,10 +114,10 @@ class Explorer:
             log.exception("text search failed for %r", query)
             return _error("The search failed unexpectedly; please try again.")
         t1 = time.perf_counter()
-        gallery = views.gallery_items(results)
+        gallery = views.gallery_items(results) if render else []
         table = views.results_table(results)
         timings["views_ms"] = (time.perf_counter() - t1) * 1e3
-        map_html, timings["map_ms"] = self.render(results)
+        map_html, timings["map_ms"] = self.render(results) if render else ("", 0.0)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}) in "
                    f"{timings['total_ms']:.0f} ms")  # fmt: skip
