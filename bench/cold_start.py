@@ -43,6 +43,18 @@ def _wrap(module, name: str, bucket: dict, key: str) -> None:
     setattr(module, name, timed)
 
 
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM (peak resident memory) of a process, MB; NaN where /proc is unavailable."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     """Runs first thing in a fresh interpreter: imports, Explorer(), first query, all timed."""
     phases: dict[str, float] = {"interpreter start": time.time() - spawned_at}
@@ -91,6 +103,7 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     phases["first query timings"] = answer.timings_ms  # type: ignore[assignment]
     phases.update({f"  {k}": v for k, v in inner.items()})
     phases["total since spawn"] = time.time() - spawned_at
+    phases["peak RSS MB"] = _peak_rss_mb()  # type: ignore[assignment]
     if profiler is not None:
         profiler.stop()
         text = profiler.output_text(unicode=False, color=False, time="percent_of_total",
@@ -100,8 +113,40 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     return phases
 
 
-def run_child(corpus: Path, profile: bool = False) -> dict:
+def child_app(spawned_at: float, corpus: str | None) -> dict:
+    """Fresh process: the steps of `app.main()`, timed, with the server started in-process."""
+    phases: dict[str, float] = {"interpreter start": time.time() - spawned_at}
+
+    def step(name: str, fn) -> object:
+        t0 = time.perf_counter()
+        out = fn()
+        phases[name] = time.perf_counter() - t0
+        return out
+
+    gr = step("import gradio", lambda: __import__("gradio"))
+    app = step("import app (closp_demo, folium, rasterio, ...)", lambda: __import__("app"))
+    explorer = step("Explorer() (torch, transformers, model, corpus)",
+                    lambda: app.Explorer(corpus))  # fmt: skip
+    gr.set_static_paths([str(p) for p in explorer.static_paths])
+    demo = step("build_ui (Blocks)", lambda: app.build_ui(explorer))
+    port = _free_port()
+    step("launch (server up)", lambda: demo.queue(default_concurrency_limit=1).launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+        allowed_paths=[str(explorer.upload_dir)]))  # fmt: skip
+
+    def first_page() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
+            resp.read()
+
+    step("first GET / (page render)", first_page)
+    phases["total since spawn"] = time.time() - spawned_at
+    demo.close()
+    return phases
+
+
+def run_child(corpus: Path, profile: bool = False, app: bool = False) -> dict:
     extra = ["--corpus", str(corpus)] + (["--profile"] if profile else [])
+    extra += ["--app-phases"] if app else []
     cmd = [sys.executable, "-m", "bench.cold_start", *extra, "--child", repr(time.time())]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
     if out.returncode != 0:
@@ -148,7 +193,8 @@ def run_app(corpus: Path, timeout: float = 240.0) -> dict:
         if not rows:
             raise RuntimeError("first /search returned no results")
         return {"http_200_s": http_s, "client_connect_s": client_s,
-                "first_search_s": time.perf_counter() - t0}  # fmt: skip
+                "first_search_s": time.perf_counter() - t0,
+                "peak RSS MB": _peak_rss_mb(proc.pid)}  # fmt: skip
     finally:
         proc.terminate()
         try:
@@ -164,11 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-app", action="store_true", help="only the Explorer path")
     parser.add_argument("--profile", action="store_true", help="always append a profile")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--app-phases", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--benchmarks", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.child:
         corpus = str(args.corpus) if args.corpus else None
-        print(json.dumps(child(float(args.child), corpus, args.profile)))
+        if args.app_phases:
+            print(json.dumps(child_app(float(args.child), corpus)))
+        else:
+            print(json.dumps(child(float(args.child), corpus, args.profile)))
         return 0
     from bench.common import (
         BENCHMARKS_MD,
@@ -182,14 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     corpus = args.corpus or CORPUS_DIR
     runs = [run_child(corpus) for _ in range(args.runs)]
-    keys = [k for k in runs[0] if k not in ("first query timings", "profile")]
+    keys = [k for k in runs[0] if k not in ("first query timings", "profile", "peak RSS MB")]
     rows = [[k, f"{median(r[k] for r in runs):.2f}",
              " / ".join(f"{r[k]:.2f}" for r in runs)] for k in keys]  # fmt: skip
     first_q = runs[0]["first query timings"]
     body = md_table(["phase (Explorer path)", "median s", "runs s"], rows)
     body += (
         "\n\nPhases are sequential; indented ones are parts of `Explorer()`. First query "
-        "(run 1) ms: " + ", ".join(f"{k} {v:.0f}" for k, v in first_q.items()) + ".\n"
+        "(run 1) ms: " + ", ".join(f"{k} {v:.0f}" for k, v in first_q.items()) + ". Peak RSS "
+        f"of the process (median): {median(r['peak RSS MB'] for r in runs):.0f} MB.\n"
     )
     total = median(r["total since spawn"] for r in runs)
     if not args.skip_app:
@@ -197,13 +248,21 @@ def main(argv: list[str] | None = None) -> int:
         body += "\n" + md_table(
             ["`python app.py`", "median s", "runs s"],
             [[k, f"{median(a[k] for a in apps):.2f}", " / ".join(f"{a[k]:.2f}" for a in apps)]
-             for k in ("http_200_s", "client_connect_s", "first_search_s")],
+             for k in ("http_200_s", "client_connect_s", "first_search_s", "peak RSS MB")],
         )  # fmt: skip
         body += (
             "\n\n`first_search_s`: spawn to the first `/search` answer through gradio_client "
             "(includes `client_connect_s`, the client fetching the app's config).\n"
         )
         total = max(total, median(a["http_200_s"] for a in apps))
+        phased = [run_child(corpus, app=True) for _ in range(args.runs)]
+        body += "\nThe steps of `app.main()` in one process (server started in-process):\n\n"
+        body += md_table(
+            ["app step", "median s", "runs s"],
+            [[k, f"{median(a[k] for a in phased):.2f}", " / ".join(f"{a[k]:.2f}" for a in phased)]
+             for k in phased[0]],
+        )  # fmt: skip
+        body += "\n"
     verdict = "met" if total <= TARGET_S else "MISSED"
     body += f"\nTarget <= {TARGET_S:.0f} s to the first answered query: **{verdict}** "
     body += f"(median {total:.1f} s).\n"

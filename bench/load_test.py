@@ -241,9 +241,14 @@ def report_body(results: Sequence[RoundResult], load_before: str) -> str:
         f"{head.clients} concurrent gradio_client sessions x {head.queries} distinct text queries "
         "each, through the `/search` endpoint on 127.0.0.1, after one warm-up query; latency per "
         "call as the client sees it, queue wait included (in this closed loop, p50 is about "
-        "sessions / throughput). Row `alone`: one session by itself (on the first setting's "
-        "app), the latency without a queue. The client threads share the machine with the "
-        "server. Load average before the "
+        "sessions / throughput). "
+        + (
+            "Row `alone`: one session by itself (on the first setting's app), the latency "
+            "without a queue. "
+            if any(r.label == SOLO_LABEL for r in results)
+            else ""
+        )
+        + "The client threads share the machine with the server. Load average before the "
         f"run (1 / 5 min): {load_before}.",
         "",
         "| CLOSP_CONCURRENCY | sessions x queries | errors | p50 ms | p95 ms | max ms | queries/s"

@@ -9,18 +9,21 @@ corpus, so sensor filters are id ranges:
   run through `PhysicsEncoder.class_fractions`: these are the anchors. Further vectors are drawn
   around them in the encoder's own fraction space (Dirichlet mixtures of an anchor and its
   same-sensor neighbours + small noise) and mapped by `embed_fractions`, the encoder's last stage.
-  Caveat: these embeddings are mixtures of ~10 class prototypes, i.e. they live in a 10-d
-  subspace with many near-ties; easier for an ANN graph in one way, harder for strict recall@10
-  (ties) in another. Not what a learned encoder gives.
+  Caveat: these embeddings are functions of 10 class scores (dual basis of the class
+  prototypes + one padding direction), i.e. they live in an 11-d subspace with many near-ties,
+  and text queries are prototype mixtures in the same subspace. Not what a learned encoder
+  gives: strict id recall@10 is ill-defined among ties (`bench.index_scale.recall_at_k`), and
+  graph indexes (HNSW) navigate such degenerate data badly.
 - "generic": a proxy for a learned encoder's image space: MiniLM embeddings of distinct generated
   captions (bench/workload.py) are the anchors; vectors are Dirichlet mixtures of an anchor and
   its nearest anchors plus isotropic noise scaled to the local neighbour distance, re-normalised.
   That keeps the anchors' global structure (clusters, hubs, intrinsic dimension) and fills the
   space between semantically close captions, the way image embeddings sit between concepts.
 
-Queries: "text" = MiniLM embeddings of the benchmark queries (a different vocabulary from the
-captions, so out-of-distribution for the database, as text queries against image embeddings are);
-"image" = fresh draws from the same generator (held out of the database), like an upload.
+Queries: "text" = the benchmark queries (bench/workload.py, a vocabulary apart from the captions)
+encoded as each set's encoder does: the physics encoder's `encode_text` for "physics", the raw
+MiniLM for "generic" (out-of-distribution for the database, as text queries against image
+embeddings are); "image" = fresh draws from the same generator (held out), like an upload.
 Sets are cached as .npy under CACHE_DIR; a cached set is reused when its parameters match.
 """
 
@@ -225,15 +228,18 @@ def physics_set(
 
 
 def generic_set(
-    n: int, text_encoder, anchors: int = 3000, seed: int = 0, cache: Path = CACHE_DIR
+    n: int, text_model, anchors: int = 3000, seed: int = 0, cache: Path = CACHE_DIR
 ) -> VectorSet:
-    """`n` caption-derived vectors (see module docstring); generated once, then cached."""
-    params = {"v": GENERATOR_VERSION, "anchors": anchors, "seed": seed}
+    """`n` caption-derived vectors (see module docstring); generated once, then cached.
+
+    `text_model`: the raw MiniLM (`closp_demo.encoders.minilm.MiniLMText`, `.encode(texts)`),
+    not the physics encoder, whose `encode_text` maps every text into its 10-d class subspace."""
+    params = {"v": GENERATOR_VERSION, "text": "minilm-mean", "anchors": anchors, "seed": seed}
     vec, meta, fresh = _cached("generic", params, n, cache)
     description = (f"MiniLM embeddings of {anchors} distinct generated captions, then Dirichlet "
                    "mixtures of neighbouring captions + noise")  # fmt: skip
     if not fresh:
-        emb = caption_embeddings(text_encoder, anchors, seed, cache)
+        emb = caption_embeddings(text_model, anchors, seed, cache)
         is_s1 = np.random.default_rng(seed).random(len(emb)) < 0.3
         _, n_s1, queries = _expand(vec, emb, is_s1, n, 0.3, seed + 1, 0.5, l2_normalise,
                                    emb.shape[1])  # fmt: skip
@@ -241,14 +247,14 @@ def generic_set(
     return _load("generic", vec, meta, description, n)
 
 
-def caption_embeddings(text_encoder, count: int, seed: int, cache: Path) -> np.ndarray:
-    """MiniLM embeddings of `count` distinct captions (cached: encoding is the slow part)."""
+def caption_embeddings(text_model, count: int, seed: int, cache: Path) -> np.ndarray:
+    """Raw MiniLM embeddings of `count` distinct captions (cached: encoding is the slow part)."""
     from bench.workload import distinct_captions
 
-    path = cache / f"captions-v{GENERATOR_VERSION}-n{count}-seed{seed}.npy"
+    path = cache / f"captions-v{GENERATOR_VERSION}-minilm-mean-n{count}-seed{seed}.npy"
     if path.is_file():
         return np.load(path)
     cache.mkdir(parents=True, exist_ok=True)
-    emb = text_encoder.encode_text(distinct_captions(count, seed + 1)).astype(np.float32)
+    emb = text_model.encode(distinct_captions(count, seed + 1)).astype(np.float32)
     np.save(path, emb)
     return emb

@@ -57,6 +57,7 @@ def test_query_latency_smoke(tmp_path):
     assert "peak RSS" in body
 
 
+@pytest.mark.slow
 def test_index_scale_smoke(tmp_path):
     body = _run("index_scale", tmp_path)
     main_table = body.split("Server-side query at N")[0]

@@ -42,8 +42,7 @@ def test_lake_query_ranks_water_above_forest_only(encoder, ben, sensor):
     forest_only = np.array(
         [
             set(r.labels) == {"Trees"}
-            or (set(r.labels) <= {"Trees", "Shrub and Scrub"}
-            and "Trees" in r.labels)
+            or (set(r.labels) <= {"Trees", "Shrub and Scrub"} and "Trees" in r.labels)
             for r in records
         ]
     )
