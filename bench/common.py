@@ -101,7 +101,7 @@ def write_section(
 ) -> None:
     """One benchmark's block in BENCHMARKS.md: title, command, machine, load, table(s), notes."""
     header = (
-        f"### {title}\n\n"
+        f"## {title}\n\n"
         f"`{command}`  \n"
         f"Machine: {machine_line()}; load average at the end (1 / 5 min): {load_average()}; "
         f"ran {time.strftime('%Y-%m-%d %H:%M', time.localtime())}, "

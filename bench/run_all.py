@@ -21,7 +21,7 @@ from bench.common import BENCHMARKS_MD
 BENCHES = ("query_latency", "cold_start", "upload_latency", "tile_raster", "index_scale")
 TINY: dict[str, list[str]] = {
     "query_latency": ["--queries", "4", "--profile-queries", "2"],
-    "cold_start": ["--runs", "1", "--skip-app"],
+    "cold_start": ["--runs", "1"],
     "upload_latency": ["--sizes", "120,300", "--runs", "1"],
     "tile_raster": ["--side", "500"],
     "index_scale": ["--sizes", "1500", "--augment", "1", "--anchors", "40", "--queries", "8",

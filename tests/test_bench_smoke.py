@@ -87,5 +87,14 @@ def test_tile_raster_smoke(tmp_path):
 @pytest.mark.slow
 def test_cold_start_smoke(tmp_path):
     body = _run("cold_start", tmp_path)
-    for phase in ("import torch", "Explorer()", "MiniLM load", "first text_search"):
+    for phase in (
+        "import torch",
+        "Explorer()",
+        "MiniLM load",
+        "first text_search",
+        "http_200_s",
+        "first_search_s",
+        "build_ui (Blocks)",
+        "launch (server up)",
+    ):
         assert phase in body
