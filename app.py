@@ -13,6 +13,7 @@ import os
 import gradio as gr
 
 from closp_demo.corpus import CorpusError
+from closp_demo.geo import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.html_safety import escape_markdown
 from closp_demo.limits import Limits
 from closp_demo.search import Overlay
@@ -29,6 +30,44 @@ EXAMPLES = [
     "wetland",
 ]
 SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel-2 optical", "S2")]
+PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within radius", "within")]
+# A click on the result map (an <iframe srcdoc>, same origin) posts {type: "closp-place", lat, lon}
+# (closp_demo/mapview.py); this fills the place fields. Only messages from this page's own iframes
+# count, and only finite numbers in range are taken.
+PLACE_FROM_MAP_JS = """
+if (!window.__clospPlaceListener) {
+  window.__clospPlaceListener = true;
+  const setNumber = (id, value) => {
+    const input = document.querySelector(`#${id} input`);
+    if (!input) return;
+    input.value = String(value);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  };
+  const fill = (lat, lon, tries) => {
+    if (!document.querySelector("#place-lat input")) {
+      // a closed accordion renders no inputs: open it once, then wait for them
+      if (tries === 40) document.querySelector("#place-box .label-wrap")?.click();
+      if (tries > 0) setTimeout(() => fill(lat, lon, tries - 1), 50);
+      return;
+    }
+    setNumber("place-lat", lat);
+    setNumber("place-lon", lon);
+    const mode = document.querySelector('#place-mode input[aria-checked="true"]');
+    const prefer = document.querySelector('#place-mode input[value="prefer"]');
+    if (mode && mode.value === "off" && prefer) prefer.click();
+  };
+  window.addEventListener("message", (event) => {
+    const d = event.data;
+    if (!d || d.type !== "closp-place") return;
+    const fromOurMap = [...document.querySelectorAll("iframe")].some(
+      (f) => f.contentWindow === event.source);
+    const lat = Number(d.lat), lon = Number(d.lon);
+    if (!fromOurMap || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
+    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
+    fill(lat, lon, 40);
+  });
+}
+"""
 
 
 def status_md(answer: Answer) -> str:
@@ -56,6 +95,26 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 )
                 sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Sensor", scale=2)
                 k = gr.Slider(1, 50, value=12, step=1, label="Results", scale=1)
+            with gr.Accordion(
+                "Near a place (optional): click the result map, or type",
+                open=False,
+                elem_id="place-box",
+            ):
+                with gr.Row():
+                    place_mode = gr.Radio(
+                        PLACE_MODES, value="off", label="Place", elem_id="place-mode", scale=2
+                    )
+                    lat = gr.Number(label="Latitude (°)", elem_id="place-lat", scale=1)
+                    lon = gr.Number(label="Longitude (°)", elem_id="place-lon", scale=1)
+                    radius = gr.Number(
+                        DEFAULT_RADIUS_KM, label="Radius (km)", minimum=0, scale=1,
+                        elem_id="place-radius",
+                    )  # fmt: skip
+                    weight = gr.Slider(
+                        0, 1, value=DEFAULT_WEIGHT, step=0.05, scale=2, elem_id="place-weight",
+                        label="Place weight (Prefer nearby)",
+                    )  # fmt: skip
+                gr.Markdown(place_help(explorer))
             search_btn = gr.Button("Search", variant="primary")
             gr.Examples(EXAMPLES, inputs=query)
             status = gr.Markdown()
@@ -66,7 +125,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     height=520,
                     scale=1,
                 )
-                map_html = gr.HTML(label="Map")
+                map_html = gr.HTML(label="Map", js_on_load=PLACE_FROM_MAP_JS)
             table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
 
         with gr.Tab("Upload a GeoTIFF"):
@@ -101,8 +160,8 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             eval_md = gr.Markdown()
             eval_btn.click(explorer.evaluation, None, [eval_md, eval_plot], api_name=False)
 
-        def on_search(q, s, n, ov):
-            a = explorer.text_search(q, s, int(n), ov)
+        def on_search(q, s, n, ov, mode, la, lo, r, w):
+            a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w)
             return status_md(a), a.gallery, a.map_html, a.table
 
         def on_upload(f, s, n, ov):
@@ -111,8 +170,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
 
         outputs = [status, gallery, map_html, table]
+        place_inputs = [place_mode, lat, lon, radius, weight]
         for trigger in (search_btn.click, query.submit):
-            trigger(on_search, [query, sensor, k, overlay], outputs, api_name=False)
+            trigger(on_search, [query, sensor, k, overlay, *place_inputs], outputs, api_name=False)
         gr.api(explorer_api(explorer), api_name="search")
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
@@ -139,11 +199,39 @@ def _rows(answer: Answer) -> list[dict]:
 
 
 def explorer_api(explorer: Explorer):
-    def search(query: str, sensor: str = "both", k: int = 12) -> list[dict]:
-        """Ranked corpus results as plain data (for gradio_client and benchmarks)."""
-        return _rows(explorer.text_search(query, sensor, int(k), render=False))
+    def search(
+        query: str,
+        sensor: str = "both",
+        k: int = 12,
+        place_mode: str = "off",
+        lat: float | None = None,
+        lon: float | None = None,
+        radius_km: float = DEFAULT_RADIUS_KM,
+        place_weight: float = DEFAULT_WEIGHT,
+    ) -> list[dict]:
+        """Ranked corpus results as plain data (for gradio_client and benchmarks). place_mode:
+        "off", "prefer" (distance prior, or GeoCLOSP's location embedding) or "within"."""
+        answer = explorer.text_search_near(
+            query, sensor, int(k), None, place_mode, lat, lon, radius_km, place_weight,
+            render=False,
+        )  # fmt: skip
+        return _rows(answer)
 
     return search
+
+
+def place_help(explorer: Explorer) -> str:
+    blend = (
+        "this model embeds places, so the query becomes (1 − w) · text + w · place"
+        if explorer.encoder.info.location
+        else "score = (1 − w) · similarity + w · exp(−distance / radius)"
+    )
+    return (
+        "**Prefer nearby** re-ranks by distance to the place: " + blend + ". **Only within "
+        "radius** keeps the images whose centre lies within the radius (great-circle distance), "
+        "ranked by similarity. A click on the result map fills latitude and longitude; then "
+        "press Search."
+    )
 
 
 def about_md(explorer: Explorer) -> str:

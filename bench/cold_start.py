@@ -3,7 +3,7 @@
     python -m bench.cold_start [--runs 3]
 
 1. Explorer path, in a fresh process per run: interpreter start, then imports in layers
-   (numpy + pandas + faiss, torch, transformers, gradio, the rest of closp_demo.service), then
+   (numpy + pandas + faiss, torch, tokenizers, gradio, the rest of closp_demo.service), then
    `Explorer()` split into MiniLM load (`shared_minilm`), the encoder's class prototypes, corpus
    load (of which sha256 verification) and search-engine set-up, then the first `text_search`.
    Times are measured from just before the parent spawns the process (wall clock, both sides).
@@ -81,7 +81,8 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
         import torch  # noqa: F401
 
     step("import torch", import_torch)
-    step("import transformers", lambda: __import__("transformers").BertModel)
+    # MiniLM runs on tokenizers + plain torch (closp_demo/encoders/bert.py): no transformers
+    step("import tokenizers", lambda: __import__("tokenizers"))
     step("import gradio", lambda: __import__("gradio"))
     step("import closp_demo.service (folium, rasterio, ...)",
          lambda: __import__("closp_demo.service"))  # fmt: skip
@@ -125,7 +126,7 @@ def child_app(spawned_at: float, corpus: str | None) -> dict:
 
     gr = step("import gradio", lambda: __import__("gradio"))
     app = step("import app (closp_demo, folium, rasterio, ...)", lambda: __import__("app"))
-    explorer = step("Explorer() (torch, transformers, model, corpus)",
+    explorer = step("Explorer() (torch, tokenizers, model, corpus)",
                     lambda: app.Explorer(corpus))  # fmt: skip
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = step("build_ui (Blocks)", lambda: app.build_ui(explorer))

@@ -3,9 +3,14 @@
     python -m closp_demo.evaluate --corpus precomputed --source bigearthnet --write BENCHMARKS.md
 
 Scores the corpus embeddings (what the app serves) against the query list in
-`closp_demo/evaluation/queries.json`, per sensor, with the random baseline of the same run, and
-measures cross-sensor consistency on S1/S2 pairs. `--split` restricts the judged images to
-dataset splits (the physics rules were looked at on BigEarthNet `train` only; report the others).
+`closp_demo/evaluation/queries.json`, per sensor, with two baselines of the same run (a random
+ranking, and the presence oracle: relevant images first in random order, the ceiling for an
+encoder that knows which classes an image carries but not how many labels it has; both exact
+expectations, see `closp_demo/evaluation/metrics.py`), and measures cross-sensor consistency on
+S1/S2 pairs. `--split` restricts the judged images to dataset splits (the physics rules were looked
+at on BigEarthNet `train` only; report the others). `--per-query` adds per-query nDCG tables
+(model, random expectation, presence oracle, number of relevant images); bare, it lists the
+class-name queries.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from closp_demo.report import machine_line, replace_section
 
 def evaluate_loaded(
     corpus: Corpus, encoder: Encoder, source: str | None = None,
-    splits: list[str] | None = None, queries_kind: str = "all",
+    splits: list[str] | None = None, queries_kind: str = "all", per_query: str | None = None,
 ) -> tuple[str, EvaluationResult | None]:  # fmt: skip
-    """Markdown report + result for the labelled images of a loaded corpus (None if none)."""
+    """Markdown report + result for the labelled images of a loaded corpus (None if none).
+
+    `per_query`: None for no per-query table, else a query kind ("class", "paraphrase") or "all".
+    """
     meta = corpus.metadata
     keep = (meta["labels"] != "").to_numpy()
     if source:
@@ -45,9 +53,10 @@ def evaluate_loaded(
     )
     twins = cross_sensor.twin_recall(vectors, sensors, meta["group"].iloc[rows].tolist())
     scope = f"source={source or 'all'}, split={','.join(splits) if splits else 'all'}"
+    report = result.to_markdown(per_query=per_query or False)
     text = (
         f"Encoder `{encoder.info.id}` v{encoder.info.version} on corpus `{corpus.root.name}` "
-        f"({scope}), {len(rows)} labelled images.\n\n" + result.to_markdown()
+        f"({scope}), {len(rows)} labelled images.\n\n" + report
         + "\n### Cross-sensor consistency (image -> its other-sensor twin)\n\n"
         + cross_sensor.to_markdown(twins)
     )  # fmt: skip
@@ -56,11 +65,11 @@ def evaluate_loaded(
 
 def evaluate_corpus(
     corpus_dir: Path, encoder_name: str | None, source: str | None, splits: list[str] | None,
-    queries_kind: str = "all",
+    queries_kind: str = "all", per_query: str | None = None,
 ) -> tuple[str, EvaluationResult | None]:  # fmt: skip
     corpus = load_corpus(corpus_dir, verify_checksums=False)
     encoder = create_encoder(encoder_name or corpus.encoder_id)
-    return evaluate_loaded(corpus, encoder, source, splits, queries_kind)
+    return evaluate_loaded(corpus, encoder, source, splits, queries_kind, per_query)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,10 +81,20 @@ def main(argv: list[str] | None = None) -> int:
         "--split", default=None, help="comma-separated splits, e.g. test,validation"
     )
     parser.add_argument("--queries", default="all", choices=["all", "classes", "paraphrases"])
+    parser.add_argument(
+        "--per-query",
+        nargs="?",
+        const="class",
+        default=None,
+        choices=["class", "paraphrase", "all"],
+        help="per-query nDCG tables (model, random, presence oracle); bare: class-name queries",
+    )
     parser.add_argument("--write", type=Path, default=None, help="Markdown file to update")
     args = parser.parse_args(argv)
     splits = args.split.split(",") if args.split else None
-    text, _ = evaluate_corpus(args.corpus, args.encoder, args.source, splits, args.queries)
+    text, _ = evaluate_corpus(
+        args.corpus, args.encoder, args.source, splits, args.queries, args.per_query
+    )
     command = "python -m closp_demo.evaluate " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )

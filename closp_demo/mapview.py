@@ -10,11 +10,23 @@ Background, bottom to top: the container's water colour, Natural Earth country o
 (assets/basemap, always drawn, in a pane beneath the tile pane), then OpenStreetMap or Esri
 satellite tiles. A tile layer that cannot load a single tile (or a browser that reports being
 offline) is swapped for the "offline outlines" base, and a note says so.
+
+Per query only data changes, so folium renders each skeleton (base layer x set of sensors
+present) once, with placeholder tokens for the head assets, the basemap block, the map centre,
+the fitted bounds and the data JSON; `map_document` splits the cached skeleton at the tokens and
+joins in this query's values in one pass (a token inside the data is never substituted). That
+takes folium's ~15 ms figure build and template rendering off every query (BENCHMARKS.md).
+
+A search place (`MapPlace`: a point and an optional radius) is drawn as a marker and a circle,
+inside the fitted view. A click on the map background moves a provisional marker there and posts
+`{type: "closp-place", lat, lon}` (4 decimals, lon wrapped to [-180, 180]) to the parent page,
+which can fill its place inputs; clicks on footprints and markers open their popups instead.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -25,9 +37,11 @@ from typing import Literal
 from urllib.parse import quote
 
 import folium
+import xyzservices
 from branca.element import Element, MacroElement
 from folium.template import Template
 
+from closp_demo.geo import MAX_RADIUS_KM
 from closp_demo.html_safety import check_image_url, escape_text, json_for_script, srcdoc_iframe
 from closp_demo.thumbnails import file_data_uri
 
@@ -61,6 +75,14 @@ ESRI_URL = (
 ESRI_ATTRIBUTION = (
     "Tiles &copy; Esri &mdash; Source: Esri, Maxar, Earthstar Geographics, "
     "and the GIS User Community"
+)
+# Providers as objects: given a URL string, folium searches the whole xyzservices catalogue
+# (`query_name`, ~3.4 ms per layer) before treating it as a custom URL.
+OSM_TILES = xyzservices.TileProvider(
+    name="OpenStreetMap", url=OSM_URL, attribution=OSM_ATTRIBUTION, max_zoom=19
+)
+ESRI_TILES = xyzservices.TileProvider(
+    name="Esri World Imagery", url=ESRI_URL, attribution=ESRI_ATTRIBUTION, max_zoom=19
 )
 BASEMAP_ATTRIBUTION = "Outlines: Natural Earth"
 BASE_LAYER_NAMES = {
@@ -121,6 +143,58 @@ def _check_ring(item_id: str, ring: Sequence[Sequence[float]]) -> list[tuple[flo
     if len(set(points)) < 3:
         raise ValueError(f"map item {item_id!r}: a footprint needs at least 3 distinct corners")
     return points
+
+
+PLACE_COLOUR = "#212529"  # near-black: apart from the three sensor colours on every background
+
+
+@dataclass(frozen=True)
+class MapPlace:
+    """A search place: a point in degrees and an optional radius in km (None: a point only)."""
+
+    lat: float
+    lon: float
+    radius_km: float | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            lat, lon = float(self.lat), float(self.lon)
+            radius = None if self.radius_km is None else float(self.radius_km)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"place ({self.lat!r}, {self.lon!r}, {self.radius_km!r}) needs numbers"
+            ) from None
+        if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 360:
+            raise ValueError(f"place ({lat}, {lon}) is not a valid (latitude, longitude)")
+        if radius is not None and not (0 < radius <= MAX_RADIUS_KM):
+            raise ValueError(
+                f"place radius {radius} km must be above 0 and at most {MAX_RADIUS_KM:g} km"
+            )
+        if not -180.0 <= lon <= 180.0:
+            lon = (lon + 180.0) % 360.0 - 180.0
+        object.__setattr__(self, "lat", lat)
+        object.__setattr__(self, "lon", lon)
+        object.__setattr__(self, "radius_km", radius)
+
+    @classmethod
+    def coerce(cls, value: MapPlaceLike | None) -> MapPlace | None:
+        """A `MapPlace`; a (lat, lon) or (lat, lon, radius_km | None) tuple; any object with
+        `lat`, `lon` and `radius_km` attributes (e.g. the search's `closp_demo.geo.Place`); or
+        None."""
+        if value is None or isinstance(value, MapPlace):
+            return value
+        if all(hasattr(value, a) for a in ("lat", "lon", "radius_km")):
+            return cls(value.lat, value.lon, value.radius_km)  # type: ignore[union-attr]
+        if isinstance(value, str) or not isinstance(value, Sequence) or len(value) not in (2, 3):
+            raise ValueError(f"a place is (lat, lon) or (lat, lon, radius_km), got {value!r}")
+        return cls(*value)
+
+    def label(self) -> str:
+        where = f"Search place {self.lat:.4f}, {self.lon:.4f}"
+        return where if self.radius_km is None else f"{where} · within {self.radius_km:g} km"
+
+
+MapPlaceLike = MapPlace | tuple[float, float] | tuple[float, float, float | None]
 
 
 # --- where the assets come from ---------------------------------------------------------------
@@ -226,13 +300,18 @@ def _raw_text_safe(text: str, tag: str) -> str:
     return text
 
 
+@lru_cache(maxsize=1)
+def _inline_head() -> str:
+    return (
+        f"<style>{_inline_css()}</style>\n"
+        f"<script>{_raw_text_safe(str(_read_asset(LEAFLET_JS)), 'script')}</script>\n"
+        f"<style>{_MAP_CSS}</style>"
+    )
+
+
 def _head_html(assets: AssetMode) -> str:
     if assets.inline:
-        return (
-            f"<style>{_inline_css()}</style>\n"
-            f"<script>{_raw_text_safe(str(_read_asset(LEAFLET_JS)), 'script')}</script>\n"
-            f"<style>{_MAP_CSS}</style>"
-        )
+        return _inline_head()
     css_url = escape_text(assets.url_for(LEAFLET_CSS))
     js_url = escape_text(assets.url_for(LEAFLET_JS))
     return (
@@ -275,11 +354,9 @@ def _unwrap_ring(ring: Sequence[tuple[float, float]]) -> list[tuple[float, float
     return out
 
 
-def unwrapped_footprints(items: Sequence[MapItem]) -> list[list[tuple[float, float]]]:
-    """Footprints with longitudes unwrapped per ring and shifted by 360 degrees as a set, so the
-    items cluster around the shortest longitude interval that holds all their centres (items on
-    both sides of the antimeridian end up next to each other)."""
-    rings = [_unwrap_ring(item.footprint) for item in items]
+def _shift_together(rings: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+    """Shift (already unwrapped) rings by multiples of 360 degrees as a set, so they cluster
+    around the shortest longitude interval that holds all their centres."""
     if not rings:
         return []
     centres = [sum(lon for lon, _ in ring) / len(ring) % 360.0 for ring in rings]
@@ -303,14 +380,80 @@ def unwrapped_footprints(items: Sequence[MapItem]) -> list[list[tuple[float, flo
     return shifted
 
 
-def fit_bounds(items: Sequence[MapItem]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """((south, west), (north, east)) covering every footprint (unwrapped); the world if empty."""
-    rings = unwrapped_footprints(items)
+def unwrapped_footprints(items: Sequence[MapItem]) -> list[list[tuple[float, float]]]:
+    """Footprints with longitudes unwrapped per ring and shifted by 360 degrees as a set, so the
+    items cluster around the shortest longitude interval that holds all their centres (items on
+    both sides of the antimeridian end up next to each other)."""
+    return _shift_together([_unwrap_ring(item.footprint) for item in items])
+
+
+EARTH_RADIUS_M = 6_371_000.0  # Leaflet's L.CRS.Earth.R, which L.circle measures radii with
+MERCATOR_MAX_LAT = 85.0511287798  # Leaflet's L.Projection.SphericalMercator.MAX_LATITUDE
+
+
+def _mercator_y(lat: float) -> float:
+    lat = max(-MERCATOR_MAX_LAT, min(MERCATOR_MAX_LAT, lat))
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def place_box(place: MapPlace) -> tuple[float, float, float, float]:
+    """(south, west, north, east) of what the map draws for `place`: the point, or the bounds of
+    its radius circle as Leaflet's L.Circle computes them (an ellipse in Mercator about the
+    midpoint of its top and bottom); west/east may leave [-180, 180] and span at most 360."""
+    if place.radius_km is None:
+        return place.lat, place.lon, place.lat, place.lon
+    lat_r = math.degrees(place.radius_km * 1000.0 / EARTH_RADIUS_M)
+    top, bottom = place.lat + lat_r, place.lat - lat_r
+    mid_y = (_mercator_y(top) + _mercator_y(bottom)) / 2
+    lat2 = math.degrees(2 * math.atan(math.exp(mid_y)) - math.pi / 2)
+    cos_arc = (
+        math.cos(math.radians(lat_r))
+        - math.sin(math.radians(place.lat)) * math.sin(math.radians(lat2))
+    ) / (math.cos(math.radians(place.lat)) * math.cos(math.radians(lat2)) or 1e-12)
+    lng_r = math.degrees(math.acos(cos_arc)) if -1.0 <= cos_arc <= 1.0 else math.nan
+    if math.isnan(lng_r) or lng_r == 0:  # Leaflet's own fallback, e.g. a circle over a pole
+        lng_r = lat_r / max(math.cos(math.radians(place.lat)), 1e-12)
+    lng_r = min(lng_r, 180.0)
+    south = max(bottom, -MERCATOR_MAX_LAT)
+    north = min(top, MERCATOR_MAX_LAT)
+    return south, place.lon - lng_r, north, place.lon + lng_r
+
+
+def _place_ring(place: MapPlace) -> list[tuple[float, float]]:
+    south, west, north, east = place_box(place)
+    return [(west, south), (east, south), (east, north), (west, north)]
+
+
+def _layout(
+    items: Sequence[MapItem], place: MapPlace | None
+) -> tuple[list[list[tuple[float, float]]], list[tuple[float, float]] | None]:
+    """Item rings and the place's box, unwrapped and shifted together (one world copy)."""
+    rings = [_unwrap_ring(item.footprint) for item in items]
+    if place is not None:
+        rings.append(_place_ring(place))  # centred on place.lon, so no per-ring unwrapping
+    shifted = _shift_together(rings)
+    if place is None:
+        return shifted, None
+    return shifted[:-1], shifted[-1]
+
+
+def _bounds_of(
+    rings: Sequence[Sequence[tuple[float, float]]],
+) -> tuple[tuple[float, float], tuple[float, float]]:
     if not rings:
         return WORLD_BOUNDS
     lons = [lon for ring in rings for lon, _ in ring]
     lats = [lat for ring in rings for _, lat in ring]
     return (min(lats), min(lons)), (max(lats), max(lons))
+
+
+def fit_bounds(
+    items: Sequence[MapItem], place: MapPlaceLike | None = None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((south, west), (north, east)) covering every footprint (unwrapped) and the place with its
+    radius circle; the world if there is neither."""
+    rings, box = _layout(items, MapPlace.coerce(place))
+    return _bounds_of(rings if box is None else [*rings, box])
 
 
 # --- the document -----------------------------------------------------------------------------
@@ -337,6 +480,7 @@ _MAP_CSS = """
   font: 12px/1.5 system-ui, sans-serif; box-shadow: 0 0 3px rgba(0,0,0,.3); }
 .closp-legend i { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
   margin-right: 5px; vertical-align: -1px; }
+.closp-place-pick span { background: rgba(255,255,255,.75); border: 2px dashed #212529; }
 """
 
 _SCRIPT = Template(
@@ -439,6 +583,46 @@ _SCRIPT = Template(
     });
   });
 
+  // The search place: a marker, and its radius as a circle that lets clicks through.
+  function dot(className, colour) {
+    var node = el("span");
+    if (colour) { node.style.background = colour; }
+    return L.divIcon({
+      className: "closp-marker " + className, html: node, iconSize: [22, 22], iconAnchor: [11, 11]
+    });
+  }
+  if (data.place) {
+    var at = [data.place.lat, data.place.lon];
+    if (data.place.radiusM !== null) {
+      L.circle(at, {
+        radius: data.place.radiusM, color: data.place.colour, weight: 2, dashArray: "6 4",
+        fillOpacity: 0.04, interactive: false, className: "closp-place-radius"
+      }).addTo(map);
+    }
+    L.marker(at, { icon: dot("closp-place", data.place.colour), zIndexOffset: 300000 })
+      .bindTooltip(function () { return el("span", "", data.place.label); }, { direction: "top" })
+      .addTo(map);
+  }
+
+  // A click on the background proposes a search place: a provisional marker moves there and
+  // the parent page (the app) gets the point to fill its inputs. Footprints and markers open
+  // their popups instead (Leaflet stops the click of a layer with a popup at that layer).
+  var pick = null;
+  function round4(x) { return Math.round(x * 1e4) / 1e4; }
+  map.on("click", function (e) {
+    var wrapped = e.latlng.wrap();  // the world copy clicked may lie beyond +-180
+    if (pick) {
+      pick.setLatLng(e.latlng);
+    } else {
+      pick = L.marker(e.latlng, {
+        icon: dot("closp-place-pick"), interactive: false, keyboard: false, zIndexOffset: 300100
+      }).addTo(map);
+    }
+    window.parent.postMessage(
+      { type: "closp-place", lat: round4(wrapped.lat), lon: round4(wrapped.lng) }, "*"
+    );
+  });
+
   // Legend of the sensors on the map.
   var present = Object.keys(groups);
   if (present.length) {
@@ -536,9 +720,11 @@ def _fixed_id(element: Element, key: str) -> Element:
     return element
 
 
-def _items_data(items: Sequence[MapItem]) -> list[dict]:
+def _items_data(
+    items: Sequence[MapItem], rings: Sequence[Sequence[tuple[float, float]]]
+) -> list[dict]:
     out = []
-    for item, ring in zip(items, unwrapped_footprints(items), strict=True):
+    for item, ring in zip(items, rings, strict=True):
         lons = [lon for lon, _ in ring]
         lats = [lat for _, lat in ring]
         out.append(
@@ -556,29 +742,63 @@ def _items_data(items: Sequence[MapItem]) -> list[dict]:
     return out
 
 
-def map_document(
-    items: Sequence[MapItem], assets: AssetMode = INLINE, *, base: BaseLayer = "osm"
-) -> str:
-    """The complete HTML document of the map (what goes into srcdoc, or a downloadable file)."""
-    if base not in BASE_LAYER_NAMES:
-        raise ValueError(f"unknown base layer {base!r}: use one of {', '.join(BASE_LAYER_NAMES)}")
-    for item in items:
-        if not isinstance(item, MapItem):
-            raise TypeError(f"render_map takes MapItem objects, got {type(item).__name__}")
-    bounds = fit_bounds(items)
-    south_west, north_east = bounds
-    centre = ((south_west[0] + north_east[0]) / 2, (south_west[1] + north_east[1]) / 2)
+def _place_data(place: MapPlace | None, box: Sequence[tuple[float, float]] | None) -> dict | None:
+    if place is None or box is None:
+        return None
+    # the world copy the items are drawn on: the box was shifted by a multiple of 360 degrees
+    shift = 360.0 * round(((box[0][0] + box[1][0]) / 2 - place.lon) / 360.0)
+    return {
+        "lat": place.lat,
+        "lon": place.lon + shift,
+        "radiusM": None if place.radius_km is None else place.radius_km * 1000.0,
+        "colour": PLACE_COLOUR,
+        "label": place.label(),
+    }
+
+
+# Per-query values of a skeleton: raw markup/JS, or JSON that folium renders with `tojson` (so
+# its token arrives quoted and the quotes go too).
+_SLOTS = {
+    "head": "@@closp-head@@",
+    "basemap": "@@closp-basemap@@",
+    "data": "@@closp-data@@",
+    "centre": '"@@closp-centre@@"',
+    "bounds": '"@@closp-bounds@@"',
+}
+_SLOT_PATTERN = re.compile("|".join(re.escape(token) for token in _SLOTS.values()))
+_SLOT_OF_TOKEN = {token: name for name, token in _SLOTS.items()}
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    """A rendered document cut at its slots: parts[0] slot[0] parts[1] ... slot[-1] parts[-1]."""
+
+    parts: tuple[str, ...]
+    slots: tuple[str, ...]
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:], strict=True):
+            out += (values[slot], part)
+        return "".join(out)
+
+
+@lru_cache(maxsize=32)  # 3 base layers x 8 sensor sets: every skeleton fits
+def _skeleton(base: BaseLayer, sensors: tuple[str, ...]) -> _Skeleton:
+    """folium's document for one base layer and set of sensor groups, with placeholder tokens
+    where each query's values go; immutable, so cached documents cannot share query data."""
     fmap = _fixed_id(
-        _OfflineMap(location=centre, zoom_start=2, tiles=None, control_scale=True), "closp"
+        _OfflineMap(location=(0.0, 0.0), zoom_start=2, tiles=None, control_scale=True), "closp"
     )
-    fmap.get_root().header.add_child(_RawHtml(_head_html(assets)), name="closp_head")
+    fmap.location = _SLOTS["centre"].strip('"')  # after folium's check: rendered by tojson
+    fmap.get_root().header.add_child(_RawHtml(_SLOTS["head"]), name="closp_head")
 
     osm = folium.TileLayer(
-        OSM_URL, attr=OSM_ATTRIBUTION, name=BASE_LAYER_NAMES["osm"], max_zoom=19,
+        OSM_TILES, attr=OSM_ATTRIBUTION, name=BASE_LAYER_NAMES["osm"], max_zoom=19,
         show=base == "osm",
     )  # fmt: skip
     esri = folium.TileLayer(
-        ESRI_URL, attr=ESRI_ATTRIBUTION, name=BASE_LAYER_NAMES["satellite"], max_zoom=19,
+        ESRI_TILES, attr=ESRI_ATTRIBUTION, name=BASE_LAYER_NAMES["satellite"], max_zoom=19,
         max_native_zoom=18, show=base == "satellite",
     )  # fmt: skip
     offline = folium.FeatureGroup(
@@ -587,41 +807,78 @@ def map_document(
     for key, layer in (("osm", osm), ("satellite", esri), ("offline", offline)):
         _fixed_id(layer, key).add_to(fmap)
 
-    present = [s for s in SENSOR_STYLES if any(item.sensor == s for item in items)]
     groups = {}
-    for sensor in present:
+    for sensor in sensors:
         label = SENSOR_STYLES[sensor][1]
         group = folium.FeatureGroup(name=f"{label} footprints", overlay=True, show=True)
         groups[sensor] = _fixed_id(group, sensor.lower()).add_to(fmap)
     _fixed_id(folium.LayerControl(collapsed=True), "layers").add_to(fmap)
     fmap.fit_bounds(
-        [list(south_west), list(north_east)],
+        _SLOTS["bounds"].strip('"'),  # type: ignore[arg-type]  (a token, rendered by tojson)
         padding_top_left=(FIT_PADDING_PX, FIT_PADDING_PX),
         # keep footprints clear of the legend in the bottom-right corner
         padding_bottom_right=(LEGEND_CLEARANCE_PX[0], LEGEND_CLEARANCE_PX[1]),
         max_zoom=FIT_MAX_ZOOM,
     )
-
-    data = {
-        "items": _items_data(items),
-        "styles": {k: {"colour": c, "label": label} for k, (c, label) in SENSOR_STYLES.items()},
-        "basemapUrl": None if assets.inline else assets.url_for(BASEMAP_GEOJSON),
-        "basemapAttribution": BASEMAP_ATTRIBUTION,
-    }
     layers = _ClospLayers(
         map_name=fmap.get_name(),
-        data_json=json_for_script(data),
+        data_json=_SLOTS["data"],
         tile_names=[osm.get_name(), esri.get_name()],
         offline_name=offline.get_name(),
         group_names={s: g.get_name() for s, g in groups.items()},
     )
     _fixed_id(layers, "items").add_to(fmap)
-    fmap.get_root().html.add_child(_RawHtml(_basemap_html(assets)), name="closp_basemap")
+    fmap.get_root().html.add_child(_RawHtml(_SLOTS["basemap"]), name="closp_basemap")
     for child_id, child in enumerate(fmap._children.values()):
         # folium adds helper children (fit bounds) with random names too
         if len(child._id) == 32:
             child._id = f"c{child_id}"
-    return fmap.get_root().render()
+    document = fmap.get_root().render()
+
+    pieces = _SLOT_PATTERN.split(document)
+    slots = tuple(_SLOT_OF_TOKEN[m.group(0)] for m in _SLOT_PATTERN.finditer(document))
+    if sorted(slots) != sorted(_SLOTS):  # each exactly once, or a folium change moved one
+        raise RuntimeError(f"map skeleton has slots {slots}, expected each of {tuple(_SLOTS)}")
+    return _Skeleton(tuple(pieces), slots)
+
+
+def map_document(
+    items: Sequence[MapItem],
+    assets: AssetMode = INLINE,
+    *,
+    base: BaseLayer = "osm",
+    place: MapPlaceLike | None = None,
+) -> str:
+    """The complete HTML document of the map (what goes into srcdoc, or a downloadable file).
+
+    `place` (a `MapPlace` or (lat, lon[, radius_km])) adds a marker and, with a radius, a circle."""
+    if base not in BASE_LAYER_NAMES:
+        raise ValueError(f"unknown base layer {base!r}: use one of {', '.join(BASE_LAYER_NAMES)}")
+    for item in items:
+        if not isinstance(item, MapItem):
+            raise TypeError(f"render_map takes MapItem objects, got {type(item).__name__}")
+    place = MapPlace.coerce(place)
+    rings, box = _layout(items, place)
+    south_west, north_east = _bounds_of(rings if box is None else [*rings, box])
+    centre = [(south_west[0] + north_east[0]) / 2, (south_west[1] + north_east[1]) / 2]
+    data = {
+        "items": _items_data(items, rings),
+        "styles": {k: {"colour": c, "label": label} for k, (c, label) in SENSOR_STYLES.items()},
+        "basemapUrl": None if assets.inline else assets.url_for(BASEMAP_GEOJSON),
+        "basemapAttribution": BASEMAP_ATTRIBUTION,
+        "place": _place_data(place, box),
+    }
+    present = tuple(s for s in SENSOR_STYLES if any(item.sensor == s for item in items))
+    return _skeleton(base, present).fill(
+        {
+            "head": _head_html(assets),
+            "basemap": _basemap_html(assets),
+            "data": json_for_script(data),
+            # as folium's tojson writes them (json.dumps; numbers need no HTML escaping)
+            "centre": json.dumps(centre),
+            "bounds": json.dumps([list(south_west), list(north_east)]),
+        }
+    )
 
 
 def render_map(
@@ -630,6 +887,10 @@ def render_map(
     *,
     height: int = MAP_HEIGHT,
     base: BaseLayer = "osm",
+    place: MapPlaceLike | None = None,
 ) -> str:
-    """Items -> `<iframe srcdoc="...">` of fixed `height` for `gr.HTML`, fitted to all items."""
-    return srcdoc_iframe(map_document(items, assets, base=base), height, title="Result map")
+    """Items (and an optional search place) -> `<iframe srcdoc="...">` of fixed `height` for
+    `gr.HTML`, fitted to all of them."""
+    return srcdoc_iframe(
+        map_document(items, assets, base=base, place=place), height, title="Result map"
+    )

@@ -20,6 +20,7 @@ import pandas as pd
 from closp_demo import thumbnails, views
 from closp_demo.corpus import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.geo import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.index import set_single_query_threads
 from closp_demo.mapview import AssetMode, MapItem, render_map
 from closp_demo.search import Overlay, OverlayItem, QueryError, Result, SearchEngine
@@ -93,22 +94,23 @@ class Explorer:
         return thumbnails.file_data_uri(path)  # a session's upload: never served publicly
 
     def render(
-        self, results: list[Result], extra: list[MapItem] | None = None
+        self, results: list[Result], extra: list[MapItem] | None = None, place: Place | None = None
     ) -> tuple[str, float]:
         t0 = time.perf_counter()
         items = (extra or []) + views.map_items(results, self._thumb_url)
-        html_map = render_map(items, self.asset_mode)
+        html_map = render_map(items, self.asset_mode, place=place)  # MapPlace.coerce reads it
         return html_map, (time.perf_counter() - t0) * 1e3
 
     def text_search(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        render: bool = True,
+        render: bool = True, place: Place | None = None,
     ) -> Answer:  # fmt: skip
-        """`render=False` skips gallery and map (API callers only read the table)."""
+        """`render=False` skips gallery and map (API callers only read the table). `place`:
+        location-aware search (closp_demo.geo: filter, distance prior, or GeoCLOSP blend)."""
         t0 = time.perf_counter()
         try:
-            results, timings = self.engine.search_text(query, sensor, k, overlay)
-        except QueryError as err:
+            results, timings = self.engine.search_text(query, sensor, k, overlay, place)
+        except (QueryError, PlaceError) as err:
             return _error(str(err))
         except Exception:  # keep serving: log for us, a plain message for the visitor
             log.exception("text search failed for %r", query)
@@ -117,11 +119,26 @@ class Explorer:
         gallery = views.gallery_items(results) if render else []
         table = views.results_table(results)
         timings["views_ms"] = (time.perf_counter() - t1) * 1e3
-        map_html, timings["map_ms"] = self.render(results) if render else ("", 0.0)
+        map_html, timings["map_ms"] = self.render(results, place=place) if render else ("", 0.0)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
-        message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}) in "
+        where = "" if place is None else f", {self.engine.place_rule(place)}"
+        message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}{where}) in "
                    f"{timings['total_ms']:.0f} ms")  # fmt: skip
+        if not results and place is not None and place.mode == "within":
+            message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
         return Answer(gallery, map_html, table, message, True, timings)
+
+    def text_search_near(
+        self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        mode: str = "off", lat: object = None, lon: object = None,
+        radius_km: object = DEFAULT_RADIUS_KM, weight: object = DEFAULT_WEIGHT, render: bool = True,
+    ) -> Answer:  # fmt: skip
+        """`text_search` from the UI's / API's raw place fields (validated, explained)."""
+        try:
+            place = parse_place(lat, lon, radius_km, mode, weight)
+        except PlaceError as err:
+            return _error(str(err))
+        return self.text_search(query, sensor, k, overlay, render, place)
 
     def upload_search(
         self, path: str | Path | None, sensor: str = "both", k: int = 12,

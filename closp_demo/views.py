@@ -16,6 +16,7 @@ from closp_demo.search import Result
 from closp_demo.sensors import SENSOR_NAMES
 
 TABLE_COLUMNS = ["rank", "score", "sensor", "labels", "place", "date", "source", "evidence", "id"]
+PLACE_COLUMN = "km from place"
 
 
 def _date(ts: str) -> str:
@@ -52,7 +53,11 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
          evidence_summary(r), r.image_id]
         for r in results
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    if any(r.distance_km is not None for r in results):  # a place query: how far each one is
+        km = [None if r.distance_km is None else round(r.distance_km, 1) for r in results]
+        table.insert(2, PLACE_COLUMN, km)
+    return table
 
 
 def map_items(
@@ -62,6 +67,7 @@ def map_items(
     for r in results:
         details = {
             "score": f"{r.score:.3f}",
+            **({} if r.distance_km is None else {"from place": f"{r.distance_km:,.0f} km"}),
             "sensor": SENSOR_NAMES.get(r.sensor, r.sensor),
             "labels": _labels(r),
             "place": r.place,

@@ -95,3 +95,12 @@ def test_app_refuses_a_corpus_built_with_another_encoder(small_corpus, tmp_path)
     assert out.returncode != 0
     assert "cannot start" in out.stderr and "rebuild the corpus" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_api_search_near_a_place(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict("forest", "both", 8, "within", 61.0, 25.0, 500, 0.5, api_name="/search")
+    assert rows and all(r["km from place"] <= 500 for r in rows)
+    assert {r["place"] for r in rows} == {"Finland"}
+    with pytest.raises(Exception, match="Latitude must be between"):
+        client.predict("forest", "both", 8, "within", 99.0, 25.0, 500, 0.5, api_name="/search")

@@ -15,6 +15,7 @@ import pytest
 from rasterio.transform import from_bounds
 
 from closp_demo.sources import bigearthnet
+from closp_demo.views import PLACE_COLUMN
 from tests.app_server import running_app
 from tests.browser import (
     CHROMIUM,
@@ -165,4 +166,42 @@ def test_hostile_filename_stays_text_and_app_keeps_serving(page, tmp_path):
     search(page, "river")
     wait_for_gallery(page, MIN_THUMBS)
     markdown_with(page, "results for")
+    not_pwned(page)
+
+
+def test_map_click_sets_the_place_and_the_search_uses_it(page):
+    from tests.test_map_browser import FREE_POINT_JS
+
+    search(page, QUERY)
+    captions = wait_for_gallery(page, MIN_THUMBS)
+    frame = map_frame(page, len(captions))
+    point = frame.evaluate(FREE_POINT_JS)
+    assert point is not None, "no free spot on the map to click"
+    page.evaluate("window.__msgs = []; addEventListener('message', e => __msgs.push(e.data))")
+    frame.locator("#map_closp").click(position={"x": point["x"], "y": point["y"]})
+    page.wait_for_function("() => document.querySelector('#place-lat input')?.value > ''")
+    lat = float(page.input_value("#place-lat input"))
+    lon = float(page.input_value("#place-lon input"))
+    # the fields hold what the map posted (the map's own test checks click -> lat/lon exactly);
+    # the view may still be settling after fitBounds, so the spot is only roughly where we aimed
+    message = page.evaluate("window.__msgs.find(m => m && m.type === 'closp-place')")
+    assert (lat, lon) == (message["lat"], message["lon"])
+    assert lat == pytest.approx(point["lat"], abs=1.0) and lon == pytest.approx(
+        point["wrapped"], abs=1.0
+    )
+    page.wait_for_function(  # "Anywhere" was switched to "Prefer nearby"
+        """() => document.querySelector('#place-mode input[value="prefer"]')
+                   .getAttribute('aria-checked') === 'true'"""
+    )
+
+    page.locator("#place-mode").get_by_label("Only within radius").check()
+    page.locator("#place-radius input").fill("1500")
+    search(page, QUERY)
+    status = markdown_with(page, "within 1500 km of").inner_text()
+    assert f"{lat:.4f}, {lon:.4f}" in status, status
+    if "no image lies there" not in status:
+        km = [float(x.replace(",", "")) for x in table_column(page, PLACE_COLUMN)]
+        assert km and max(km) <= 1500
+        frame = map_frame(page, len(km))
+        assert count(frame, ".closp-place-radius") == 1
     not_pwned(page)

@@ -2,8 +2,10 @@
 
 Needs Debian's chromium (`apt-get install -y chromium`); skipped, with the reason, without it.
 Checks that Leaflet runs inside the srcdoc iframe in both asset modes, draws the items and the
-offline basemap, falls back to the offline background when tiles fail, and that hostile labels
-stay text. Saves screenshots to /tmp/map_offline.png and /tmp/map_offline_popup.png.
+offline basemap, falls back to the offline background when tiles fail, that hostile labels
+stay text, that a search place is drawn inside the view, and that a click on the map background
+posts the clicked point to the parent page. Saves screenshots to /tmp/map_offline.png and
+/tmp/map_offline_popup.png.
 """
 
 from __future__ import annotations
@@ -205,3 +207,138 @@ def test_browser_reporting_offline_starts_on_the_outline_background(page):
     )
     assert checked == ["Offline outlines only"]
     assert count(frame, "path.closp-basemap") > 100
+
+
+# --- the search place and click-to-place -------------------------------------------------------
+
+# The parent page records every message its iframes post.
+RECORD_MESSAGES = (
+    "<script>window.__msgs = []; addEventListener('message', e => __msgs.push(e.data));</script>"
+)
+# The first point of a grid over the map where a click reaches the map background (not a
+# footprint, marker or control): (x, y) in container pixels and the wrapped lat/lon there.
+FREE_POINT_JS = """() => {
+  const map = window.map_closp, box = map.getContainer().getBoundingClientRect();
+  for (let y = 60; y < box.height - 60; y += 37) {
+    for (let x = 60; x < box.width - 160; x += 41) {
+      const hit = document.elementFromPoint(box.left + x, box.top + y);
+      if (hit && !hit.closest('.leaflet-interactive, .leaflet-marker-icon, .leaflet-control')) {
+        const at = map.containerPointToLatLng([x, y]);
+        return {x: x, y: y, lat: at.lat, lng: at.lng, wrapped: at.wrap().lng};
+      }
+    }
+  }
+  return null;
+}"""
+
+
+# Leaflet ignores setView while a zoom animation (the fitted view's) runs; it marks one with
+# this class, so tests wait for it to end before reading or changing the view.
+NO_ZOOM_ANIMATION_JS = "() => !document.querySelector('.leaflet-zoom-anim')"
+
+
+def show_map(page, markup: str):
+    page.set_content(f"<!DOCTYPE html><html><body>{RECORD_MESSAGES}{markup}</body></html>")
+    frame = map_frame(page)
+    frame.wait_for_function(NO_ZOOM_ANIMATION_JS, timeout=TIMEOUT_MS)
+    return frame
+
+
+def set_view(frame, lat: float, lon: float, zoom: int) -> None:
+    frame.evaluate(f"map_closp.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+    frame.wait_for_function(
+        f"() => map_closp.getZoom() === {zoom} && map_closp.getCenter().distanceTo("
+        f"[{lat}, {lon}]) < 1000",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def click_and_read_message(page, frame, point: dict, seen: int) -> dict:
+    frame.locator("#map_closp").click(position={"x": point["x"], "y": point["y"]})
+    page.wait_for_function(f"window.__msgs.length > {seen}", timeout=TIMEOUT_MS)
+    return page.evaluate("window.__msgs")[-1]
+
+
+def pick_marker(frame) -> list[float]:
+    return frame.evaluate(
+        """() => { let at = null;
+                   map_closp.eachLayer(l => { if (l instanceof L.Marker && l.options.icon
+                       && l.options.icon.options.className.includes('closp-place-pick'))
+                       at = [l.getLatLng().lat, l.getLatLng().lng]; });
+                   return at; }"""
+    )
+
+
+def test_click_on_the_map_posts_the_place_and_moves_a_marker(page):
+    frame = show_map(page, render_map(ITEMS, INLINE))
+    assert count(frame, ".closp-place-pick") == 0
+    point = frame.evaluate(FREE_POINT_JS)
+    assert point is not None, "no free spot on the map to click"
+    message = click_and_read_message(page, frame, point, 0)
+    assert message["type"] == "closp-place"
+    assert message["lat"] == pytest.approx(point["lat"], abs=1e-4)
+    assert message["lon"] == pytest.approx(point["wrapped"], abs=1e-4)
+    assert message["lat"] == round(message["lat"], 4) and message["lon"] == round(message["lon"], 4)
+    assert count(frame, ".closp-place-pick") == 1
+    assert pick_marker(frame) == pytest.approx([point["lat"], point["lng"]], abs=1e-9)
+
+    # On a world copy east of the antimeridian the message still carries lon in [-180, 180].
+    set_view(frame, 20, 330, 4)
+    point = frame.evaluate(FREE_POINT_JS)
+    assert point["lng"] > 180, "the view should show the world copy beyond 180 degrees"
+    message = click_and_read_message(page, frame, point, 1)
+    assert -180 <= message["lon"] <= 180
+    assert message["lon"] == pytest.approx(point["lng"] - 360, abs=1e-4)
+    assert message["lat"] == pytest.approx(point["lat"], abs=1e-4)
+    assert count(frame, ".closp-place-pick") == 1  # the same marker, moved
+    assert pick_marker(frame) == pytest.approx([point["lat"], point["lng"]], abs=1e-9)
+
+
+def test_click_on_a_footprint_opens_its_popup_and_posts_nothing(page):
+    frame = show_map(page, render_map(ITEMS, INLINE))
+    # Zoom onto the Portugal footprint so that it is large and its marker small beside it.
+    set_view(frame, 40.35, -8.25, 10)
+    box = frame.evaluate(
+        """() => { const r = document.querySelector('path.closp-footprint-S2')
+                       .getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }"""
+    )
+    left, top, width, height = box
+    assert width > 200 and height > 200
+    spot = (left + width * 0.2, top + height * 0.2)  # inside, away from the central marker
+    hit = frame.evaluate("([x, y]) => document.elementFromPoint(x, y).tagName", list(spot))
+    assert hit == "path"
+    frame.locator("body").click(position={"x": spot[0], "y": spot[1]})
+    frame.wait_for_selector(".closp-popup", timeout=TIMEOUT_MS)
+    assert frame.inner_text(".closp-popup .closp-title") == "Portugal fields"
+    page.wait_for_timeout(200)  # give a wrongly bubbled click time to post
+    assert page.evaluate("window.__msgs") == []
+    assert count(frame, ".closp-place-pick") == 0
+
+
+def test_search_place_is_drawn_inside_the_view_and_lets_clicks_through(page):
+    frame = show_map(page, render_map(ITEMS, INLINE, place=(52.5, 13.4, 300)))
+    assert count(frame, ".leaflet-marker-icon.closp-place") == 1
+    assert count(frame, "path.closp-place-radius") == 1
+    assert count(frame, "path.closp-footprint") == len(ITEMS)  # the place is no footprint
+    circle = frame.evaluate(
+        """() => { const map = map_closp; let out = null;
+                   map.eachLayer(l => { if (l instanceof L.Circle) out = {
+                       radius: l.getRadius(), centre: [l.getLatLng().lat, l.getLatLng().lng],
+                       inView: map.getBounds().contains(l.getBounds()) }; });
+                   return out; }"""
+    )
+    assert circle == {"radius": 300_000, "centre": [52.5, 13.4], "inView": True}
+    # A click inside the circle, 200 km north of its centre (clear of the marker), reaches the
+    # map: the circle is drawn under the pointer, and it is the path found there.
+    spot = frame.evaluate(
+        """() => { const map = map_closp, p = map.latLngToContainerPoint([54.3, 13.4]);
+                   const box = map.getContainer().getBoundingClientRect();
+                   const pin = document.querySelector('.closp-place').getBoundingClientRect();
+                   return {x: Math.round(p.x), y: Math.round(p.y),
+                           clear: box.top + p.y < pin.top - 4,
+                           km: map.distance([54.3, 13.4], [52.5, 13.4]) / 1000}; }"""
+    )
+    assert spot["clear"] and spot["km"] < 300
+    message = click_and_read_message(page, frame, spot, 0)
+    assert message["lat"] == pytest.approx(54.3, abs=0.05)
+    assert message["lon"] == pytest.approx(13.4, abs=0.05)

@@ -6,6 +6,7 @@ import html
 import json
 import re
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -318,3 +319,136 @@ def test_srcdoc_escapes_quotes_and_ampersands():
     srcdoc = markup.split('srcdoc="', 1)[1].rsplit('" style=', 1)[0]
     assert '"' not in srcdoc and "'" not in srcdoc
     assert html.unescape(srcdoc) == map_document([item], AssetMode.from_prefix("/s/"))
+
+
+# --- the cached skeleton -------------------------------------------------------------------------
+
+
+def europe_items() -> list[MapItem]:
+    return [
+        MapItem("porto-1", "S2", square(-8.6, 41.1), "Porto one", {"labels": "Crops"}, None, 1),
+        MapItem("porto-2", "S1", square(-8.4, 41.3), "Porto two", {"labels": "Water"}, None, 2),
+    ]
+
+
+def asia_items() -> list[MapItem]:
+    return [
+        MapItem("dhaka-1", "S1", square(90.4, 23.8), "Dhaka one", {"labels": "Built"}, None, 1),
+        MapItem("dhaka-2", "S2", square(90.2, 23.6), "Dhaka two", {"labels": "Trees"}, None, 2),
+    ]
+
+
+def test_cached_skeleton_never_carries_one_querys_items_into_another():
+    assets = AssetMode.from_prefix("/static/")
+    first = map_document(europe_items(), assets)
+    misses = mapview._skeleton.cache_info().misses
+    second = map_document(asia_items(), assets)  # same sensors and base: the same skeleton
+    assert mapview._skeleton.cache_info().misses == misses, "second query rebuilt the skeleton"
+    for leaked in ("porto", "Porto", "Crops", "-8.6", "41.1"):
+        assert leaked not in second
+    assert [d["id"] for d in data_block(second)["items"]] == ["dhaka-1", "dhaka-2"]
+    assert bounds_in_document(second) == [list(c) for c in fit_bounds(asia_items())]
+    assert map_document(europe_items(), assets) == first  # nothing of the second stuck either
+    mapview._skeleton.cache_clear()
+    assert map_document(asia_items(), assets) == second  # warm and cold renders agree
+
+
+def test_placeholder_tokens_in_data_are_never_substituted():
+    tokens = " ".join(t.strip('"') for t in mapview._SLOTS.values())
+    item = MapItem("tok", "S2", square(5.0, 45.0), tokens, {tokens: tokens}, None, 1)
+    document = map_document([item], AssetMode.from_prefix("/static/"))
+    data = data_block(document)
+    assert data["items"][0]["title"] == tokens
+    assert data["items"][0]["details"] == [[tokens, tokens]]
+    plain = map_document(
+        [MapItem("tok", "S2", square(5.0, 45.0), "t")], AssetMode.from_prefix("/s/")
+    )
+    assert document.count("<script") == plain.count("<script")  # no asset block duplicated
+    assert bounds_in_document(document) == [list(c) for c in fit_bounds([item])]
+
+
+def test_tile_layers_skip_the_provider_catalogue(monkeypatch):
+    def no_lookup(name: str) -> None:
+        raise AssertionError(f"folium looked up {name!r} in the xyzservices catalogue")
+
+    monkeypatch.setattr(mapview.xyzservices.providers, "query_name", no_lookup)
+    mapview._skeleton.cache_clear()
+    document = map_document(sample_items(), INLINE, base="satellite")
+    assert f'"{mapview.OSM_URL}"' in document and f'"{mapview.ESRI_URL}"' in document
+    assert '"maxNativeZoom": 18' in document
+
+
+# --- the search place ----------------------------------------------------------------------------
+
+
+def test_place_marker_and_radius_are_in_the_data_and_the_fitted_view():
+    items = europe_items()
+    document = map_document(items, INLINE, place=(48.2, 16.37, 50))
+    place = data_block(document)["place"]
+    assert (place["lat"], place["lon"], place["radiusM"]) == (48.2, 16.37, 50_000.0)
+    assert place["label"] == "Search place 48.2000, 16.3700 · within 50 km"
+    (south, west), (north, east) = bounds_in_document(document)
+    # the items, and the 50 km circle (0.45 degrees of latitude) around Vienna
+    assert south == pytest.approx(41.1) and west == pytest.approx(-8.6)
+    assert north == pytest.approx(48.2 + 50 / 6371 * 180 / np.pi)
+    assert 16.37 + 0.6 < east < 16.37 + 0.75  # 50 km of longitude at 48 N is ~0.67 degrees
+    assert data_block(map_document(items, INLINE))["place"] is None
+
+
+def test_a_place_alone_fits_the_view_and_a_point_has_no_radius():
+    assert fit_bounds([], mapview.MapPlace(-33.9, 18.4)) == ((-33.9, 18.4), (-33.9, 18.4))
+    place = data_block(map_document([], INLINE, place=mapview.MapPlace(-33.9, 18.4)))["place"]
+    assert place["radiusM"] is None and place["label"] == "Search place -33.9000, 18.4000"
+    (south, west), (north, east) = fit_bounds([], (0.0, 0.0, 111.19))
+    assert north == pytest.approx(1.0, abs=1e-3) and south == pytest.approx(-1.0, abs=1e-3)
+    assert east == pytest.approx(1.0, abs=1e-3) and west == pytest.approx(-1.0, abs=1e-3)
+
+
+def test_place_across_the_antimeridian_sits_next_to_the_items():
+    items = [MapItem("fiji", "S2", square(179.5, -17.0), "fiji")]
+    document = map_document(items, INLINE, place=(-17.2, -179.8, 20))
+    place = data_block(document)["place"]
+    assert place["lon"] == pytest.approx(180.2)  # drawn on the items' world copy
+    (_, west), (_, east) = bounds_in_document(document)
+    assert 0 < east - west < 1.5
+
+
+def test_huge_radius_is_bounded_to_one_world_width():
+    (south, west), (north, east) = fit_bounds([], (80.0, 10.0, 5000))
+    assert east - west <= 360.0
+    assert north <= mapview.MERCATOR_MAX_LAT and south < 80.0 - 44.0
+
+
+@pytest.mark.parametrize(
+    ("place", "message"),
+    [
+        ((95.0, 0.0), "not a valid"),
+        ((0.0, float("inf")), "not a valid"),
+        ((0.0, 0.0, 0), "above 0"),
+        ((0.0, 0.0, -5), "above 0"),
+        ((0.0, 0.0, 30_000), "at most"),
+        ((0.0, "east"), "needs numbers"),
+        ((1.0,), r"\(lat, lon\)"),
+        ("48.2,16.4", r"\(lat, lon\)"),
+    ],
+)
+def test_bad_places_raise_clear_errors(place, message):
+    with pytest.raises(ValueError, match=message):
+        map_document([], INLINE, place=place)
+
+
+def test_place_longitude_is_wrapped_and_tuples_coerce():
+    assert mapview.MapPlace.coerce((10.0, 190.0, None)) == mapview.MapPlace(10.0, -170.0)
+    assert mapview.MapPlace.coerce(None) is None
+    same = mapview.MapPlace(1.0, 2.0, 3.0)
+    assert mapview.MapPlace.coerce(same) is same
+    # the search's place object (closp_demo.geo.Place) carries more; the map takes what it draws
+    search_place = SimpleNamespace(lat=1.0, lon=2.0, radius_km=3.0, mode="within", weight=0.5)
+    assert mapview.MapPlace.coerce(search_place) == same
+
+
+def test_every_document_posts_map_clicks_to_the_parent():
+    for document in (map_document([], INLINE), map_document(sample_items(), INLINE, place=(1, 2))):
+        script = document.split("var data = ")[1]
+        assert 'map.on("click"' in script
+        assert 'type: "closp-place"' in script and "window.parent.postMessage(" in script

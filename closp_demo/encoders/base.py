@@ -24,6 +24,7 @@ class EncoderInfo:
     name: str  # human-readable, shown in the UI
     description: str = ""  # one honest line about what it is (shown in the UI)
     sensors: tuple[Sensor, ...] = ("S1", "S2")
+    location: bool = False  # also embeds places: has encode_location (GeoCLOSP)
 
 
 @dataclass
@@ -53,6 +54,22 @@ class Encoder(Protocol):
     def explain(self, images: np.ndarray, sensor: Sensor) -> list[Evidence] | None:
         """Per-image evidence, or None when the encoder cannot say why."""
         ...
+
+
+@runtime_checkable
+class LocatingEncoder(Protocol):
+    """An encoder whose space also holds places (GeoCLOSP's location tower)."""
+
+    info: EncoderInfo
+
+    def encode_location(self, lonlat: np.ndarray) -> np.ndarray:
+        """(N, 2) lon/lat in degrees -> (N, dim) float32, L2-normalised."""
+        ...
+
+
+def can_locate(encoder: object) -> bool:
+    info = getattr(encoder, "info", None)
+    return bool(getattr(info, "location", False)) and isinstance(encoder, LocatingEncoder)
 
 
 def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:

@@ -25,6 +25,8 @@ crisis_land_mark.py, configs/default.yaml; read through the code search index):
 - Checkpoint keys (train.py saves `model.state_dict()`): `s1_encoder.*`, `s2_encoder.*`,
   `s1_projection.*`, `s2_projection.*`, `text_model.*` (+ `location_encoder.*`,
   `location_projection.*` for GeoCLOSP). Path (c) expects exactly that layout in safetensors.
+- GeoCLOSP's location tower (closp_demo/encoders/location.py) embeds lon/lat into the same space;
+  the app blends it into text queries for location-aware search (closp_demo/geo.py).
 
 Not verified here (no hub access): the real repos' file list, config.json and modelling code;
 that their `get_image_features(pixels)` expects the already-normalised, resized tensor (the only
@@ -54,6 +56,8 @@ from torch import nn
 
 from closp_demo.devices import resolve_device
 from closp_demo.encoders.base import EncoderInfo, Evidence, l2_normalise
+from closp_demo.encoders.location import PREFIXES as LOCATION_PREFIXES
+from closp_demo.encoders.location import LocationLoadError, tower_from_state
 from closp_demo.encoders.minilm import MiniLMText
 from closp_demo.sensors import S1_BANDS, S2_BANDS, S2_SCALE, Sensor, insert_zero_b10
 from closp_demo.torch_compat import ensure_torchvision_importable
@@ -66,7 +70,6 @@ S2_NAN_FILL = 0.0
 S1_NAN_FILL = 1e-6  # the authors' value for SAR (dataset/crisis_land_mark.py)
 CLOSP_VERSION = "1"
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
-_IGNORED_PREFIXES = ("location_encoder.", "location_projection.")  # GeoCLOSP's location side
 
 
 class CLOSPLoadError(ValueError):
@@ -278,8 +281,8 @@ def split_state_dict(
             # position_ids was a persistent buffer in older transformers; it is derived anyway
             if not key.endswith("embeddings.position_ids"):
                 text[key.removeprefix("text_model.")] = value
-        elif key.startswith(_IGNORED_PREFIXES) and arch.location_encoder:
-            continue  # location search is separate; images and text do not use these weights
+        elif key.startswith(LOCATION_PREFIXES) and arch.location_encoder:
+            continue  # the location tower is rebuilt on its own (location.tower_from_state)
         else:
             vision[key] = value
     if not text:
@@ -300,13 +303,18 @@ class _Backend(Protocol):
 
     def text_features(self, texts: list[str]) -> np.ndarray: ...
 
+    def location_features(self, lonlat: torch.Tensor) -> torch.Tensor | None: ...
+
 
 class _LocalBackend:
     """Path (c): CLOSPVision + MiniLMText (CLS pooling, 64 tokens) with the checkpoint's weights."""
 
-    def __init__(self, vision: CLOSPVision, text: MiniLMText) -> None:
+    def __init__(
+        self, vision: CLOSPVision, text: MiniLMText, location: nn.Module | None = None
+    ) -> None:
         self.vision = vision
         self.text = text
+        self.location = location
         self.dim = int(vision.s2_projection.out_features)
 
     def image_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -314,6 +322,9 @@ class _LocalBackend:
 
     def text_features(self, texts: list[str]) -> np.ndarray:
         return self.text.encode(texts)
+
+    def location_features(self, lonlat: torch.Tensor) -> torch.Tensor | None:
+        return None if self.location is None else self.location(lonlat)
 
 
 class _RemoteBackend:
@@ -335,6 +346,17 @@ class _RemoteBackend:
         with torch.inference_mode():
             out = self.model.get_text_features(ids, mask)
         return l2_normalise(out.float().cpu().numpy())
+
+    def location_features(self, lonlat: torch.Tensor) -> torch.Tensor | None:
+        """GeoCLOSP's tower through the model's own method or submodules, if it has them."""
+        method = getattr(self.model, "get_location_features", None)
+        if callable(method):
+            return method(lonlat)
+        encoder = getattr(self.model, "location_encoder", None)
+        projection = getattr(self.model, "location_projection", None)
+        if isinstance(encoder, nn.Module) and isinstance(projection, nn.Module):
+            return projection(encoder(lonlat))
+        return None
 
 
 # ---------------------------------------------------------------- the encoder
@@ -385,6 +407,19 @@ class CLOSPEncoder:
     def explain(self, images: np.ndarray, sensor: Sensor) -> list[Evidence] | None:
         return None  # a contrastive network cannot name its evidence
 
+    def encode_location(self, lonlat: np.ndarray) -> np.ndarray:
+        """(N, 2) lon/lat degrees -> (N, dim) unit vectors (GeoCLOSP only)."""
+        x = np.asarray(lonlat, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != 2 or not np.isfinite(x).all():
+            raise ValueError("encode_location() takes an (N, 2) array of finite lon/lat degrees")
+        if (np.abs(x[:, 0]) > 180).any() or (np.abs(x[:, 1]) > 90).any():
+            raise ValueError("longitudes must lie in [-180, 180] and latitudes in [-90, 90]")
+        with self._lock, torch.inference_mode():
+            out = self.backend.location_features(torch.from_numpy(x).to(self.device))
+        if out is None:
+            raise ValueError(f"{self.info.name} has no location encoder")
+        return l2_normalise(out.float().cpu().numpy())
+
 
 # ---------------------------------------------------------------- loaders
 
@@ -434,13 +469,15 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _info(name: str, version: str, dim: int, source: str) -> EncoderInfo:
+def _info(name: str, version: str, dim: int, source: str, location: bool = False) -> EncoderInfo:
     return EncoderInfo(
         id=f"closp-{name.lower()}",
         version=version,
         dim=dim,
         name=name,
-        description=f"CLOSP contrastive text/S1/S2 model ({source}); no per-image explanation",
+        description=f"CLOSP contrastive text/S1/S2 model ({source}); no per-image explanation"
+        + ("; embeds places too (location-aware search)" if location else ""),
+        location=location,
     )
 
 
@@ -483,9 +520,23 @@ def load_state_dict_encoder(
     vision = CLOSPVision(spec, dim)
     _load_into(vision, vision_state, "CLOSP image backbones")
     vision = vision.eval().to(device)
+    location = None
+    if spec.location_encoder:
+        try:
+            location = tower_from_state(state)
+        except LocationLoadError as err:
+            raise CLOSPLoadError(f"{path}: {err}") from err
+        if location.location_projection.out_features != dim:
+            raise CLOSPLoadError(
+                f"{path}: the location projection gives {location.location_projection.out_features}"
+                f"-d vectors, the text tower {dim}-d"
+            )
+        location = location.to(device)
     label = name or (arch if isinstance(arch, str) else "custom")
-    info = _info(label, f"{CLOSP_VERSION}+sd-{_file_digest(path)[:12]}", dim, f"state dict {path}")
-    return CLOSPEncoder(_LocalBackend(vision, text), info, spec.image_size, device, batch_size)
+    version = f"{CLOSP_VERSION}+sd-{_file_digest(path)[:12]}"
+    info = _info(label, version, dim, f"state dict {path}", location is not None)
+    backend = _LocalBackend(vision, text, location)
+    return CLOSPEncoder(backend, info, spec.image_size, device, batch_size)
 
 
 def load_remote_encoder(
@@ -537,8 +588,19 @@ def load_remote_encoder(
         weights = Path(source) / "model.safetensors"
         if weights.is_file():
             version = f"{CLOSP_VERSION}+dir-{_file_digest(weights)[:12]}"
-    info = _info(label, version, backend.dim, f"{'folder' if local else 'hub'} {source}")
+    locates = _probe_location(backend, device)
+    info = _info(label, version, backend.dim, f"{'folder' if local else 'hub'} {source}", locates)
     return CLOSPEncoder(backend, info, size, device, batch_size)
+
+
+def _probe_location(backend: _RemoteBackend, device: str) -> bool:
+    """Does the remote model embed places into its space? (one dummy point; no = plain CLOSP)"""
+    try:
+        with torch.inference_mode():
+            out = backend.location_features(torch.zeros(1, 2, device=device))
+    except Exception:  # remote code of unknown shape: treat as not location-aware
+        return False
+    return out is not None and tuple(out.shape) == (1, backend.dim)
 
 
 def load_closp(

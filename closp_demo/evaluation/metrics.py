@@ -30,6 +30,19 @@ Random baseline, a ranking drawn uniformly from all n! orders, exact by linearit
 The expectation is the reported baseline; a Monte-Carlo estimate (fixed seed, `n_shuffles`
 random rankings, mean +- standard error) is reported beside it as an independent check.
 
+Presence oracle, the ceiling for an encoder that knows WHICH classes an image carries but not how
+many labels it carries (so not its graded gain): every relevant item (g > 0) is ranked above every
+irrelevant one, in uniformly random order among the relevant and among the irrelevant items. Its
+exact expectation, again by linearity (IDCG@k is fixed, so E[nDCG@k] = E[DCG@k] / IDCG@k):
+- E[nDCG@k] = mean(g_rel) * sum_{i<=min(k,R)} 1/log2(i+1) / IDCG@k: positions 1..R hold a
+  uniformly random relevant item each (E[g_i] = mean relevant gain), positions > R gain 0;
+- P@k = min(k, R) / k, R@k = min(k, R) / R, AP = 1: deterministic, the best any ranking can do
+  on binary relevance.
+So only graded nDCG stays below 1: the ideal ranking (1.0 by definition) puts the relevant items in
+decreasing gain, i.e. single-label images before mixed ones, which presence alone cannot tell. By
+the rearrangement inequality the oracle's nDCG@k is 1 iff all relevant gains are equal (always so
+for binary relevance), and it is >= the random expectation.
+
 Ties in the scores are broken by corpus order (stable sort), so results are deterministic.
 """
 
@@ -326,12 +339,55 @@ def random_baseline_monte_carlo(
 
 
 # --------------------------------------------------------------------------------------------
+# Presence oracle (relevant items first, random order within relevant and within irrelevant)
+
+
+def expected_oracle_ndcg(gains: Sequence[float] | np.ndarray, k: int) -> float:
+    """E[nDCG@k] of the presence oracle: mean(g_rel) sum_{i<=min(k,R)} 1/log2(i+1) / IDCG@k."""
+    g = _as_gains(gains)
+    k = _check_k(k)
+    best = dcg_at_k(_ideal(g), k)
+    if best == 0:
+        return math.nan
+    relevant = g[g > 0]
+    m = min(k, relevant.size)
+    return float(relevant.mean() * np.sum(1.0 / np.log2(np.arange(2, m + 2)))) / best
+
+
+def expected_oracle_precision(n_relevant: int, n: int, k: int) -> float:
+    """P@k of the presence oracle: min(k, R) / k (the same for every order among relevant)."""
+    k = _check_k(k)
+    _check_pool(n_relevant, n)
+    return min(k, n_relevant) / k
+
+
+def expected_oracle_recall(n_relevant: int, n: int, k: int) -> float:
+    """R@k of the presence oracle: min(k, R) / R; NaN when R = 0."""
+    k = _check_k(k)
+    _check_pool(n_relevant, n)
+    return min(k, n_relevant) / n_relevant if n_relevant else math.nan
+
+
+def expected_oracle_average_precision(n_relevant: int, n: int) -> float:
+    """AP of the presence oracle: 1 (all relevant items come first); NaN when R = 0."""
+    _check_pool(n_relevant, n)
+    return 1.0 if n_relevant else math.nan
+
+
+# --------------------------------------------------------------------------------------------
 # Evaluating a score matrix
+
+Ranking = Literal["model", "random", "oracle"]
+RANKING_NAMES: dict[str, str] = {
+    "model": "model",
+    "random": "random, expected",
+    "oracle": "presence oracle, expected",
+}
 
 
 @dataclass
 class MetricReport:
-    """`evaluate`'s output for one corpus: per-query table, means and the random baseline."""
+    """`evaluate`'s output for one corpus: per-query tables, means and the two baselines."""
 
     per_query: pd.DataFrame  # one row per query; metric columns NaN where R = 0
     metrics: list[str]  # reported metric columns (those with k <= n_judged)
@@ -339,6 +395,9 @@ class MetricReport:
     random_expected: dict[str, float]  # exact expectation, mean over the same queries
     random_monte_carlo: dict[str, float]  # empty when n_shuffles = 0
     random_stderr: dict[str, float]
+    oracle_expected: dict[str, float]  # presence oracle, exact expectation, same queries
+    random_per_query: pd.DataFrame  # rows aligned with per_query, columns = metrics
+    oracle_per_query: pd.DataFrame
     n_images: int
     n_judged: int
     n_scored: int  # queries with R >= 1
@@ -346,13 +405,39 @@ class MetricReport:
     seed: int
     notes: list[str] = field(default_factory=list)
 
-    def kind_means(self) -> dict[str, dict[str, float]]:
-        """Means per query kind ("class", "paraphrase", "qrels"), only kinds present."""
-        scored = self.per_query[self.per_query["n_relevant"] > 0]
-        return {
-            kind: {m: float(part[m].mean()) for m in self.metrics}
-            for kind, part in scored.groupby("kind", sort=False)
+    def _values(self, ranking: Ranking) -> pd.DataFrame:
+        tables = {
+            "model": self.per_query,
+            "random": self.random_per_query,
+            "oracle": self.oracle_per_query,
         }
+        if ranking not in tables:
+            raise ValueError(f"ranking must be one of {list(tables)}, got {ranking!r}")
+        return tables[ranking]
+
+    def kind_means(self, ranking: Ranking = "model") -> dict[str, dict[str, float]]:
+        """Means per query kind ("class", "paraphrase", "qrels"), only kinds present; of the
+        model's metrics, the random expectation or the presence oracle's."""
+        values = self._values(ranking)
+        scored = self.per_query["n_relevant"] > 0
+        kinds = self.per_query.loc[scored, "kind"]
+        return {
+            kind: {m: float(values.loc[part.index, m].mean()) for m in self.metrics}
+            for kind, part in kinds.groupby(kinds, sort=False)
+        }
+
+    def query_table(self, metric: str) -> pd.DataFrame:
+        """One row per query with R >= 1: query, kind, n_relevant, mean_relevant_gain, and
+        `metric` for the model, the random expectation and the presence oracle."""
+        if metric not in self.metrics:
+            raise ValueError(f"{metric!r} is not reported here; reported: {self.metrics}")
+        scored = self.per_query["n_relevant"] > 0
+        out = self.per_query.loc[scored, ["query", "kind", "n_relevant", "mean_relevant_gain"]]
+        return out.assign(
+            model=self.per_query.loc[scored, metric],
+            random=self.random_per_query.loc[scored, metric],
+            oracle=self.oracle_per_query.loc[scored, metric],
+        ).reset_index(drop=True)
 
 
 def evaluate(
@@ -371,6 +456,7 @@ def evaluate(
     relevance is gains > 0. A metric @k is reported only when the judged list has >= k items:
     past that the whole list is retrieved and P@k, R@k no longer depend on the ranking (the
     output's notes say which were left out). `n_shuffles` = 0 skips the Monte-Carlo check.
+    The random baseline and the presence oracle are exact expectations (module docstring).
     """
     scores = np.asarray(scores, dtype=np.float64)
     gains = np.asarray(gains, dtype=np.float64)
@@ -402,9 +488,15 @@ def evaluate(
     names = metric_names(kept_ks)
     n_rel = (g > 0).sum(axis=1)
     values = np.full((n_queries, len(names_all)), math.nan)
+    random_rows = np.full((n_queries, len(names)), math.nan)
+    oracle_rows = np.full((n_queries, len(names)), math.nan)
+    mean_gain = np.full(n_queries, math.nan)
     for q in range(n_queries):
         if n_rel[q]:
             values[q] = _list_metrics(g[q, rank(s[q])], _ideal(g[q]), ks)
+            random_rows[q] = _expected_random_row(g[q], kept_ks)
+            oracle_rows[q] = _expected_oracle_row(g[q], kept_ks)
+            mean_gain[q] = g[q][g[q] > 0].mean()
     table = pd.DataFrame(values, columns=names_all)[names]
     info = pd.DataFrame(
         {
@@ -416,13 +508,18 @@ def evaluate(
             "classes": ["|".join(qq.classes) for qq in queries] if queries else [""] * n_queries,
             "n_judged": n,
             "n_relevant": n_rel,
+            "mean_relevant_gain": mean_gain,
         }
     )
     per_query = pd.concat([info, table], axis=1)
+    random_table = pd.DataFrame(random_rows, columns=names)
+    oracle_table = pd.DataFrame(oracle_rows, columns=names)
 
     scored = np.flatnonzero(n_rel > 0)
-    means = {m: float(table[m].iloc[scored].mean()) if scored.size else math.nan for m in names}
-    expected = _expected_means(g[scored], kept_ks)
+
+    def query_means(t: pd.DataFrame) -> dict[str, float]:
+        return {m: float(t[m].iloc[scored].mean()) if scored.size else math.nan for m in names}
+
     mc, se = {}, {}
     if n_shuffles and scored.size:
         mc, se = random_baseline_monte_carlo(g[scored], kept_ks, n_shuffles, seed)
@@ -443,10 +540,13 @@ def evaluate(
     return MetricReport(
         per_query=per_query,
         metrics=names,
-        means=means,
-        random_expected=expected,
+        means=query_means(table),
+        random_expected=query_means(random_table),
         random_monte_carlo=mc,
         random_stderr=se,
+        oracle_expected=query_means(oracle_table),
+        random_per_query=random_table,
+        oracle_per_query=oracle_table,
         n_images=n_images,
         n_judged=n,
         n_scored=int(scored.size),
@@ -456,21 +556,26 @@ def evaluate(
     )
 
 
-def _expected_means(gains: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
-    """Exact random-baseline expectation of each metric, averaged over the rows of `gains`."""
-    names = metric_names(ks)
-    if gains.shape[0] == 0:
-        return dict.fromkeys(names, math.nan)
-    rows = []
-    for g in gains:
-        n, r = g.size, int((g > 0).sum())
-        rows.append(
-            [expected_random_ndcg(g, k) for k in ks]
-            + [expected_random_precision(r, n, k) for k in ks]
-            + [expected_random_recall(r, n, k) for k in ks]
-            + [expected_random_average_precision(r, n)]
-        )
-    return dict(zip(names, np.mean(rows, axis=0).tolist(), strict=True))
+def _expected_random_row(g: np.ndarray, ks: Sequence[int]) -> list[float]:
+    """Exact random-ranking expectation of every metric of one judged pool (`metric_names`)."""
+    n, r = g.size, int((g > 0).sum())
+    return (
+        [expected_random_ndcg(g, k) for k in ks]
+        + [expected_random_precision(r, n, k) for k in ks]
+        + [expected_random_recall(r, n, k) for k in ks]
+        + [expected_random_average_precision(r, n)]
+    )
+
+
+def _expected_oracle_row(g: np.ndarray, ks: Sequence[int]) -> list[float]:
+    """Exact presence-oracle expectation of every metric of one judged pool."""
+    n, r = g.size, int((g > 0).sum())
+    return (
+        [expected_oracle_ndcg(g, k) for k in ks]
+        + [expected_oracle_precision(r, n, k) for k in ks]
+        + [expected_oracle_recall(r, n, k) for k in ks]
+        + [expected_oracle_average_precision(r, n)]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,7 +594,8 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
-        """Long table: subset, group (all / a query kind / random), n_queries, metric, value."""
+        """Long table: subset, group (all / a query kind, each with its random and presence
+        oracle baselines), metric, value."""
         rows = []
         for subset, rep in self.reports.items():
             groups = {
@@ -499,12 +605,20 @@ class EvaluationResult:
             }
             if rep.random_monte_carlo:
                 groups["random (Monte-Carlo)"] = rep.random_monte_carlo
+            groups["presence oracle (expected)"] = rep.oracle_expected
+            for kind, means in rep.kind_means("random").items():
+                groups[f"{kind}: random (expected)"] = means
+            for kind, means in rep.kind_means("oracle").items():
+                groups[f"{kind}: presence oracle (expected)"] = means
             for group, means in groups.items():
                 for metric in rep.metrics:
                     rows.append((subset, group, metric, means.get(metric, math.nan)))
         return pd.DataFrame(rows, columns=["subset", "group", "metric", "value"])
 
-    def to_markdown(self, per_query: bool = False) -> str:
+    def to_markdown(self, per_query: bool | str | Iterable[str] = False) -> str:
+        """The report; `per_query` adds, per subset, a table query -> first nDCG@k of the model,
+        random expectation and presence oracle: True or "all" for every query, a kind ("class")
+        or kinds for those only."""
         kinds: dict[str, int] = {}
         for q in self.queries:
             kinds[q.kind] = kinds.get(q.kind, 0) + 1
@@ -525,14 +639,24 @@ class EvaluationResult:
             "scoring (Sakai 2007). Queries with no relevant image are left out of the means.",
             "- Random baseline: exact expectation over uniformly random rankings; Monte-Carlo "
             "estimate beside it as a check (mean ± standard error).",
+            "- Presence oracle: exact expectation (closed form, no sampling) for a ranking that "
+            "puts every relevant image above every irrelevant one, in random order within each: "
+            "an encoder that knows which classes an image carries but not how many labels it "
+            "has. Its P@k, R@k and MAP are the best possible; its nDCG stays below 1 under "
+            "graded relevance, because the ideal ranking (nDCG 1.0 by definition) also puts "
+            "single-label images, gain 1, before mixed ones, gain 1/(number of labels).",
             "- A metric @k is shown only when the judged list has at least k images.",
         ]
         lines += [f"- {note}" for note in self.notes]
+        show = per_query is not False
+        kinds = _per_query_kinds(per_query) if show else None
         for subset, rep in self.reports.items():
-            lines += ["", *self._subset_markdown(subset, rep, per_query)]
+            lines += ["", *self._subset_markdown(subset, rep, show, kinds)]
         return "\n".join(lines) + "\n"
 
-    def _subset_markdown(self, subset: str, rep: MetricReport, per_query: bool) -> list[str]:
+    def _subset_markdown(
+        self, subset: str, rep: MetricReport, per_query: bool, kinds: set[str] | None
+    ) -> list[str]:
         title = SUBSET_NAMES.get(subset, subset)
         lines = [
             f"### {subset} ({title}): {rep.n_images} images, {rep.n_judged} labelled",
@@ -540,33 +664,88 @@ class EvaluationResult:
         ]
         if not rep.metrics:
             return [*lines, "No metric reported.", *[f"- {n}" for n in rep.notes]]
-        by_kind = rep.kind_means()
-        n_by_kind = rep.per_query[rep.per_query["n_relevant"] > 0]["kind"].value_counts()
-        header = [f"all queries (n={rep.n_scored})"]
-        header += [f"{KIND_NAMES.get(k, k)} (n={n_by_kind[k]})" for k in by_kind]
-        header += ["random, expected"]
-        mc = bool(rep.random_monte_carlo)
-        if mc:
-            header += [f"random, Monte-Carlo ({rep.n_shuffles} shuffles, seed {rep.seed})"]
-        table = [["metric", *header]]
-        for m in rep.metrics:
-            row = [_metric_label(m), _fmt(rep.means[m])]
-            row += [_fmt(by_kind[k][m]) for k in by_kind]
-            row += [_fmt(rep.random_expected[m])]
-            if mc:
-                row += [f"{_fmt(rep.random_monte_carlo[m])} ± {rep.random_stderr[m]:.1g}"]
-            table.append(row)
+        table = [["queries", "ranking", *[_metric_label(m) for m in rep.metrics]]]
+
+        def add(group: str, ranking: str, values: dict[str, str]) -> None:
+            table.append([group, ranking, *[values[m] for m in rep.metrics]])
+
+        def fmt_all(means: dict[str, float]) -> dict[str, str]:
+            return {m: _fmt(means.get(m, math.nan)) for m in rep.metrics}
+
+        add(f"all (n={rep.n_scored})", "model", fmt_all(rep.means))
+        add("", RANKING_NAMES["random"], fmt_all(rep.random_expected))
+        if rep.random_monte_carlo:
+            add(
+                "",
+                f"random, Monte-Carlo ({rep.n_shuffles} shuffles, seed {rep.seed})",
+                {
+                    m: f"{_fmt(rep.random_monte_carlo[m])} ± {rep.random_stderr[m]:.1g}"
+                    for m in rep.metrics
+                },
+            )
+        add("", RANKING_NAMES["oracle"], fmt_all(rep.oracle_expected))
+        by_kind = {r: rep.kind_means(r) for r in ("model", "random", "oracle")}
+        if len(by_kind["model"]) > 1:  # one kind only: its rows would repeat "all"
+            n_by_kind = rep.per_query[rep.per_query["n_relevant"] > 0]["kind"].value_counts()
+            for kind in by_kind["model"]:
+                group = f"{KIND_NAMES.get(kind, kind)} (n={n_by_kind[kind]})"
+                for i, r in enumerate(("model", "random", "oracle")):
+                    add(group if i == 0 else "", RANKING_NAMES[r], fmt_all(by_kind[r][kind]))
         lines += _markdown_table(table)
         if rep.notes:
             lines += ["", *[f"- {note}" for note in rep.notes]]
         if per_query:
-            cols = ["query", "kind", "n_relevant", *rep.metrics]
-            body = [
-                [str(v) if c in cols[:3] else _fmt(v) for c, v in zip(cols, r, strict=True)]
-                for r in rep.per_query[cols].itertuples(index=False)
-            ]
-            lines += ["", *_markdown_table([cols, *body])]
+            lines += ["", *_query_markdown(rep, kinds)]
         return lines
+
+
+def _per_query_kinds(per_query: bool | str | Iterable[str]) -> set[str] | None:
+    """The query kinds to list per query; None: every kind."""
+    if per_query is True or per_query == "all":
+        return None
+    kinds = {per_query} if isinstance(per_query, str) else set(per_query)
+    unknown = sorted(kinds - set(KIND_NAMES))
+    if unknown:
+        raise ValueError(f"unknown query kind(s) {unknown}; known: {list(KIND_NAMES)} or 'all'")
+    return kinds
+
+
+def _query_markdown(rep: MetricReport, kinds: set[str] | None) -> list[str]:
+    """Per-query table of the first nDCG@k: model, random expectation, presence oracle."""
+    ndcg = [m for m in rep.metrics if m.startswith("nDCG@")]
+    if not ndcg:
+        return []
+    metric = ndcg[0]
+    t = rep.query_table(metric)
+    if kinds is not None:
+        t = t[t["kind"].isin(kinds)]
+    which = (
+        "all queries" if kinds is None else ", ".join(KIND_NAMES.get(k, k) for k in sorted(kinds))
+    )
+    lines = [
+        f"Per query ({which}, those with a relevant image): {metric} of the model, of a random "
+        "ranking (expected) and of the presence oracle (expected); mean relevant gain = mean "
+        "graded gain of the relevant images, what the oracle earns per position.",
+        "",
+    ]
+    if t.empty:
+        return [*lines, "No such query has a relevant image here."]
+    with_kind = t["kind"].nunique() > 1
+    head = ["query", *(["kind"] if with_kind else []), "relevant images", "mean relevant gain"]
+    head += [f"{metric} {RANKING_NAMES[r]}" for r in ("model", "random", "oracle")]
+    body = [
+        [
+            str(r.query),
+            *([str(r.kind)] if with_kind else []),
+            str(r.n_relevant),
+            _fmt(r.mean_relevant_gain),
+            _fmt(r.model),
+            _fmt(r.random),
+            _fmt(r.oracle),
+        ]
+        for r in t.itertuples(index=False)
+    ]
+    return lines + _markdown_table([head, *body])
 
 
 def _metric_label(name: str) -> str:

@@ -13,6 +13,7 @@ so agreement between the paths checks the key layout and the forward, not one fu
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ TINY_VIT_ARCH: dict[str, Any] = {
                     "kwargs": {"depth": 1}},
     "image_size": 224,
 }  # fmt: skip
+TINY_GEO_ARCH: dict[str, Any] = {**TINY_RESNET_ARCH, "location_encoder": True}
+# SatCLIP's layout at toy size (the released one: L = 10, 256 hidden, 2 hidden layers, 256 out)
+TINY_LOCATION_CONFIG: dict[str, Any] = {"legendre_polys": 4, "hidden": 16, "out": 8, "layers": 2}
 TINY_TEXT_CONFIG: dict[str, Any] = {
     "vocab_size": 30522,  # all-MiniLM-L6-v2's vocabulary
     "hidden_size": 32,
@@ -47,16 +51,67 @@ MODELLING_FILE = "modeling_closp_fixture.py"
 MODELLING_CODE = '''"""Fixture CLOSP modelling code, shipped beside config.json as in a hub repo."""
 import timm
 import torch.nn.functional as F
+import math
+import numpy as np
+import torch
 from torch import nn
 from transformers import BertConfig, BertModel, PretrainedConfig, PreTrainedModel
+
+
+def _real_sh(lon, lat, L):
+    """Real spherical harmonics from numpy's Legendre polynomials (d^m/dx^m P_l), the SatCLIP
+    convention: theta = lat + 90, phi = lon + 180, Condon-Shortley phase, sqrt(2) for m != 0."""
+    phi = np.radians(np.asarray(lon, dtype=np.float64) + 180.0)
+    x = np.cos(np.radians(np.asarray(lat, dtype=np.float64) + 90.0))
+    cols = []
+    for l in range(L):
+        for m in range(-l, l + 1):
+            a = abs(m)
+            dP = np.polynomial.legendre.Legendre.basis(l).deriv(a)(x) if a <= l else 0 * x
+            P = (-1) ** a * (1 - x * x) ** (a / 2) * dP
+            k = math.sqrt((2 * l + 1) / (4 * math.pi)
+                          * math.factorial(l - a) / math.factorial(l + a))
+            if m == 0:
+                cols.append(k * P)
+            elif m > 0:
+                cols.append(math.sqrt(2) * k * P * np.cos(m * phi))
+            else:
+                cols.append(math.sqrt(2) * k * P * np.sin(a * phi))
+    return np.stack(cols, axis=-1)
+
+
+class _Siren(nn.Module):
+    def __init__(self, n_in, hidden, out, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(n_in if i == 0 else hidden, hidden)
+                                    for i in range(layers))
+        self.last_layer = nn.Linear(hidden, out)
+
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = torch.sin((30.0 if i == 0 else 1.0) * layer(x))
+        return self.last_layer(x)
+
+
+class _Location(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.L = cfg["legendre_polys"]
+        self.nnet = _Siren(self.L * self.L, cfg["hidden"], cfg["out"], cfg["layers"])
+
+    def forward(self, lonlat):
+        ll = lonlat.detach().cpu().double().numpy()
+        feats = torch.from_numpy(_real_sh(ll[:, 0], ll[:, 1], self.L)).to(lonlat)
+        return self.nnet(feats)
 
 
 class ClospFixtureConfig(PretrainedConfig):
     model_type = "closp_fixture"
 
     def __init__(self, s1_backbone=None, s2_backbone=None, image_size=120, text_config=None,
-                 **kwargs):
+                 location_config=None, **kwargs):
         super().__init__(**kwargs)
+        self.location_config = location_config
         self.s1_backbone = s1_backbone or {}
         self.s2_backbone = s2_backbone or {}
         self.image_size = image_size
@@ -82,6 +137,9 @@ class ClospFixtureModel(PreTrainedModel):
         s2_in = config.s2_backbone["num_classes"] or self.s2_encoder.num_features
         self.s1_projection = nn.Linear(s1_in, width)
         self.s2_projection = nn.Linear(s2_in, width)
+        if config.location_config:
+            self.location_encoder = _Location(config.location_config)
+            self.location_projection = nn.Linear(config.location_config["out"], width)
         self.post_init()
 
     def _init_weights(self, module):
@@ -98,6 +156,11 @@ class ClospFixtureModel(PreTrainedModel):
         out = self.text_model(input_ids=input_ids, attention_mask=attention_mask,
                               output_hidden_states=True)
         return F.normalize(out.hidden_states[-1][:, 0, :], p=2, dim=-1)
+
+    def get_location_features(self, lonlat):
+        if self.config.location_config is None:
+            return None
+        return F.normalize(self.location_projection(self.location_encoder(lonlat)), p=2, dim=-1)
 '''
 
 
@@ -129,6 +192,26 @@ def closp_state_dict(arch: dict[str, Any], text_folder: Path, seed: int = 0) -> 
     return state
 
 
+def add_location_tower(state: dict, seed: int = 0) -> dict:
+    """GeoCLOSP: seeded location_encoder.* / location_projection.* tensors at TINY sizes."""
+    cfg = TINY_LOCATION_CONFIG
+    width = state["s2_projection.weight"].shape[0]
+    g = torch.Generator().manual_seed(seed)
+    sizes = {}
+    n_in = cfg["legendre_polys"] ** 2
+    for i in range(cfg["layers"]):
+        fan_in = n_in if i == 0 else cfg["hidden"]
+        sizes[f"location_encoder.nnet.layers.{i}"] = (cfg["hidden"], fan_in)
+    sizes["location_encoder.nnet.last_layer"] = (cfg["out"], cfg["hidden"])
+    sizes["location_projection"] = (width, cfg["out"])
+    out = dict(state)
+    for name, (n_out, n_in_) in sizes.items():
+        scale = 1.0 / math.sqrt(n_in_)
+        out[f"{name}.weight"] = (torch.rand(n_out, n_in_, generator=g) * 2 - 1) * scale
+        out[f"{name}.bias"] = (torch.rand(n_out, generator=g) * 2 - 1) * scale
+    return out
+
+
 def write_state_dict(path: Path, state: dict) -> Path:
     from safetensors.torch import save_file
 
@@ -150,6 +233,7 @@ def _write_repo_files(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
         "s2_backbone": arch["s2_backbone"],
         "image_size": arch["image_size"],
         "text_config": TINY_TEXT_CONFIG,
+        "location_config": TINY_LOCATION_CONFIG if arch.get("location_encoder") else None,
     }
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / MODELLING_FILE).write_text(MODELLING_CODE)

@@ -21,6 +21,17 @@ def test_cli_writes_a_section_and_keeps_the_rest(small_corpus, tmp_path):
     main(["--corpus", str(small_corpus), "--source", "bigearthnet", "--split", "train",
           "--queries", "classes", "--write", str(out)])  # fmt: skip
     assert out.read_text().count("eval-bigearthnet-train:start") == 1  # replaced, not appended
+    assert "presence oracle, expected" in text and "Per query" not in text
+
+
+def test_cli_per_query_tables(small_corpus, capsys):
+    main(["--corpus", str(small_corpus), "--source", "bigearthnet", "--per-query"])
+    text = capsys.readouterr().out
+    # One per-query table per sensor subset, class-name queries only (the bare flag).
+    assert text.count("Per query (class names") == 3
+    header = "| query | relevant images | mean relevant gain | nDCG@10 model |"
+    assert text.count(header) == 3
+    assert "| Water |" in text and "| open water |" not in text
 
 
 def test_live_report_and_chart(small_corpus):
