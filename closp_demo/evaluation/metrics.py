@@ -343,15 +343,12 @@ def random_baseline_monte_carlo(
 
 
 def expected_oracle_ndcg(gains: Sequence[float] | np.ndarray, k: int) -> float:
-    """E[nDCG@k] of the presence oracle: mean(g_rel) sum_{i<=min(k,R)} 1/log2(i+1) / IDCG@k."""
+    """E[nDCG@k] of the presence oracle: mean(g_rel) sum_{i<=min(k,R)} 1/log2(i+1) / IDCG@k,
+    i.e. a random ranking of the relevant items alone (zeros do not change the ideal DCG)."""
     g = _as_gains(gains)
-    k = _check_k(k)
-    best = dcg_at_k(_ideal(g), k)
-    if best == 0:
+    if not (g > 0).any():
         return math.nan
-    relevant = g[g > 0]
-    m = min(k, relevant.size)
-    return float(relevant.mean() * np.sum(1.0 / np.log2(np.arange(2, m + 2)))) / best
+    return expected_random_ndcg(g[g > 0], k)
 
 
 def expected_oracle_precision(n_relevant: int, n: int, k: int) -> float:
@@ -494,8 +491,8 @@ def evaluate(
     for q in range(n_queries):
         if n_rel[q]:
             values[q] = _list_metrics(g[q, rank(s[q])], _ideal(g[q]), ks)
-            random_rows[q] = _expected_random_row(g[q], kept_ks)
-            oracle_rows[q] = _expected_oracle_row(g[q], kept_ks)
+            random_rows[q] = _expected_row(g[q], kept_ks, "random")
+            oracle_rows[q] = _expected_row(g[q], kept_ks, "oracle")
             mean_gain[q] = g[q][g[q] > 0].mean()
     table = pd.DataFrame(values, columns=names_all)[names]
     info = pd.DataFrame(
@@ -556,25 +553,21 @@ def evaluate(
     )
 
 
-def _expected_random_row(g: np.ndarray, ks: Sequence[int]) -> list[float]:
-    """Exact random-ranking expectation of every metric of one judged pool (`metric_names`)."""
+def _expected_row(g: np.ndarray, ks: Sequence[int], ranking: str) -> list[float]:
+    """Exact expectation of every metric of one judged pool (`metric_names` order) under the
+    "random" or the "oracle" (presence) ranking."""
     n, r = g.size, int((g > 0).sum())
+    if ranking == "random":
+        ndcg, prec = expected_random_ndcg, expected_random_precision
+        rec, ap = expected_random_recall, expected_random_average_precision
+    else:
+        ndcg, prec = expected_oracle_ndcg, expected_oracle_precision
+        rec, ap = expected_oracle_recall, expected_oracle_average_precision
     return (
-        [expected_random_ndcg(g, k) for k in ks]
-        + [expected_random_precision(r, n, k) for k in ks]
-        + [expected_random_recall(r, n, k) for k in ks]
-        + [expected_random_average_precision(r, n)]
-    )
-
-
-def _expected_oracle_row(g: np.ndarray, ks: Sequence[int]) -> list[float]:
-    """Exact presence-oracle expectation of every metric of one judged pool."""
-    n, r = g.size, int((g > 0).sum())
-    return (
-        [expected_oracle_ndcg(g, k) for k in ks]
-        + [expected_oracle_precision(r, n, k) for k in ks]
-        + [expected_oracle_recall(r, n, k) for k in ks]
-        + [expected_oracle_average_precision(r, n)]
+        [ndcg(g, k) for k in ks]
+        + [prec(r, n, k) for k in ks]
+        + [rec(r, n, k) for k in ks]
+        + [ap(r, n)]
     )
 
 

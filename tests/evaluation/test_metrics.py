@@ -14,6 +14,10 @@ from closp_demo.evaluation.metrics import (
     condense,
     dcg_at_k,
     evaluate,
+    expected_oracle_average_precision,
+    expected_oracle_ndcg,
+    expected_oracle_precision,
+    expected_oracle_recall,
     expected_random_average_precision,
     expected_random_ndcg,
     expected_random_precision,
@@ -162,20 +166,25 @@ def test_bad_k_and_gains_raise() -> None:
 def test_expected_random_metrics_equal_the_mean_over_all_permutations() -> None:
     # Exhaustive check of the closed forms: every one of the 5! orders, equally likely.
     gains = np.array([1.0, 0.0, 1 / 3, 0.0, 0.5])
-    n, r = gains.size, 3
-    perms = list(itertools.permutations(range(n)))
+    perms = list(itertools.permutations(range(gains.size)))
     for k in (1, 2, 4, 5, 7):
-        exact = np.mean([ndcg_at_k(p, gains, k) for p in perms])
-        assert expected_random_ndcg(gains, k) == pytest.approx(exact)
-        assert expected_random_precision(r, n, k) == pytest.approx(
-            np.mean([precision_at_k(p, gains, k) for p in perms])
-        )
-        assert expected_random_recall(r, n, k) == pytest.approx(
-            np.mean([recall_at_k(p, gains, k) for p in perms])
-        )
-    assert expected_random_average_precision(r, n) == pytest.approx(
-        np.mean([average_precision(p, gains) for p in perms])
-    )
+        assert_expectations_match(perms, gains, k, "random")
+
+
+def assert_expectations_match(perms: list, gains: np.ndarray, k: int, ranking: str) -> None:
+    """The closed forms of `ranking` ("random" or "oracle") equal the mean over `perms`."""
+    n, r = gains.size, int((gains > 0).sum())
+    fns = {
+        "random": (expected_random_ndcg, expected_random_precision, expected_random_recall,
+                   expected_random_average_precision),
+        "oracle": (expected_oracle_ndcg, expected_oracle_precision, expected_oracle_recall,
+                   expected_oracle_average_precision),
+    }[ranking]  # fmt: skip
+    ndcg, prec, rec, ap = fns
+    assert ndcg(gains, k) == pytest.approx(np.mean([ndcg_at_k(p, gains, k) for p in perms]))
+    assert prec(r, n, k) == pytest.approx(np.mean([precision_at_k(p, gains, k) for p in perms]))
+    assert rec(r, n, k) == pytest.approx(np.mean([recall_at_k(p, gains, k) for p in perms]))
+    assert ap(r, n) == pytest.approx(np.mean([average_precision(p, gains) for p in perms]))
 
 
 def test_expected_random_ap_edge_cases() -> None:

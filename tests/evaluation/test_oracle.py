@@ -10,18 +10,14 @@ import numpy as np
 import pytest
 
 from closp_demo.evaluation.metrics import (
-    average_precision,
     evaluate,
     expected_oracle_average_precision,
     expected_oracle_ndcg,
-    expected_oracle_precision,
     expected_oracle_recall,
-    ndcg_at_k,
-    precision_at_k,
-    recall_at_k,
     run_evaluation,
 )
 from closp_demo.evaluation.queries import Query
+from tests.evaluation.test_metrics import assert_expectations_match
 
 
 def oracle_rankings(gains: np.ndarray) -> list[np.ndarray]:
@@ -43,19 +39,7 @@ GAINS = np.array([1 / 3, 0.0, 1.0, 0.5, 0.0, 1 / 3, 0.0])
 def test_oracle_expectation_equals_the_mean_over_all_its_rankings(k: int) -> None:
     perms = oracle_rankings(GAINS)
     assert len(perms) == math.factorial(4) * math.factorial(3)
-    n, r = GAINS.size, int((GAINS > 0).sum())
-    assert expected_oracle_ndcg(GAINS, k) == pytest.approx(
-        np.mean([ndcg_at_k(p, GAINS, k) for p in perms])
-    )
-    assert expected_oracle_precision(r, n, k) == pytest.approx(
-        np.mean([precision_at_k(p, GAINS, k) for p in perms])
-    )
-    assert expected_oracle_recall(r, n, k) == pytest.approx(
-        np.mean([recall_at_k(p, GAINS, k) for p in perms])
-    )
-    assert expected_oracle_average_precision(r, n) == pytest.approx(
-        np.mean([average_precision(p, GAINS) for p in perms])
-    )
+    assert_expectations_match(perms, GAINS, k, "oracle")
 
 
 def test_oracle_ndcg_is_below_one_when_relevant_gains_differ() -> None:
