@@ -44,17 +44,15 @@ if (!window.__clospPlaceListener) {
     input.dispatchEvent(new Event("input", { bubbles: true }));
   };
   const fill = (lat, lon, tries) => {
-    if (!document.querySelector("#place-lat input")) {
+    const ready = ["#place-lat input", "#place-lon input"].every((s) => document.querySelector(s));
+    if (!ready) {
       // a closed accordion renders no inputs: open it once, then wait for them
-      if (tries === 40) document.querySelector("#place-box .label-wrap")?.click();
+      if (tries === 100) document.querySelector("#place-box .label-wrap")?.click();
       if (tries > 0) setTimeout(() => fill(lat, lon, tries - 1), 50);
       return;
     }
-    setNumber("place-lat", lat);
+    setNumber("place-lat", lat);  // their change events switch "Anywhere" to "Prefer nearby"
     setNumber("place-lon", lon);
-    const mode = document.querySelector('#place-mode input[aria-checked="true"]');
-    const prefer = document.querySelector('#place-mode input[value="prefer"]');
-    if (mode && mode.value === "off" && prefer) prefer.click();
   };
   window.addEventListener("message", (event) => {
     const d = event.data;
@@ -64,7 +62,7 @@ if (!window.__clospPlaceListener) {
     const lat = Number(d.lat), lon = Number(d.lon);
     if (!fromOurMap || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
     if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
-    fill(lat, lon, 40);
+    fill(lat, lon, 100);  // up to 5 s for the accordion to render
   });
 }
 """
@@ -171,6 +169,13 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
 
         outputs = [status, gallery, map_html, table]
         place_inputs = [place_mode, lat, lon, radius, weight]
+        # Giving a place (map click or typing) switches "Anywhere" on to "Prefer nearby"; in the
+        # browser, through Gradio's own state (a DOM click on the radio was lost under load).
+        for field in (lat, lon):
+            field.change(
+                None, [place_mode, field], [place_mode], api_name=False,
+                js="(mode, value) => (mode === 'off' && value !== null) ? 'prefer' : mode",
+            )  # fmt: skip
         for trigger in (search_btn.click, query.submit):
             trigger(on_search, [query, sensor, k, overlay, *place_inputs], outputs, api_name=False)
         gr.api(explorer_api(explorer), api_name="search")

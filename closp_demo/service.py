@@ -58,16 +58,19 @@ class Explorer:
         asset_mode: AssetMode | None = None,
     ) -> None:
         set_single_query_threads()
-        # One intra-op thread per query: on 2 vCPU with concurrent visitors, torch's default
-        # thread pool oversubscribes the cores (BENCHMARKS.md: ~495 ms vs ~16 ms per query).
-        import torch
-
-        torch.set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
         corpus_dir = Path(corpus_dir or os.environ.get("CLOSP_CORPUS") or DEFAULT_CORPUS)
         # Cheap manifest-only peek picks the encoder the corpus was built with, unless overridden.
         self.encoder: Encoder = create_encoder(
             encoder_name or os.environ.get("CLOSP_ENCODER") or _manifest_encoder(corpus_dir)
         )
+        # One intra-op thread per query (CLOSP_TORCH_THREADS, default 1): on 2 vCPU with
+        # concurrent visitors, torch's default pool oversubscribes the cores (BENCHMARKS.md:
+        # ~495 ms vs ~16 ms per query). Set after the encoder exists and only if torch is loaded
+        # by then: the default physics encoder on CPU runs numpy and must not pay `import torch`.
+        import sys
+
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
         self.engine = SearchEngine(self.corpus, self.encoder)
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)

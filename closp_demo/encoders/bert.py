@@ -2,7 +2,8 @@
 
 `import transformers` + `BertModel` costs ~3 s of start-up (transformers 5 pulls in
 torch.distributed.tensor, torch._dynamo and sympy), none of which a BERT forward needs. This
-module builds the same network from the folder's config.json and loads model.safetensors.
+module builds the same network from the folder's config.json and loads model.safetensors
+(folder parsing and key checks: `bert_checkpoint`, shared with the numpy forward `bert_numpy`).
 
 Parameter names equal transformers' `BertModel` state dict (embeddings.word_embeddings.weight,
 encoder.layer.N.attention.self.query.weight, ..., pooler.dense.weight), so checkpoints that
@@ -12,27 +13,37 @@ store a `BertModel` under a prefix (CLOSP's text_model.*) load into it with a st
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-# Keys a BertModel checkpoint may hold that are no parameters: position_ids was a persistent
-# buffer in transformers < 4.31, token_type_ids a buffer in some exports; both are derived.
-_DERIVED_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
-_OWN_PREFIXES = ("embeddings.", "encoder.", "pooler.")
+from closp_demo.encoders.bert_checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    BertConfig,
+    BertLoadError,
+    check_fits,
+    checkpoint_tensors,
+    has_pooler,
+    weights_path,
+)
 
-
-class BertLoadError(ValueError):
-    """A model folder or checkpoint that this BERT cannot load."""
+# Re-exported: callers import the folder names, config and error from here (public API).
+__all__ = [
+    "ACTIVATIONS",
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "BertConfig",
+    "BertLoadError",
+    "BertModel",
+    "BertOutput",
+    "load_bert",
+]
 
 
 def _gelu_new(x: torch.Tensor) -> torch.Tensor:
@@ -40,7 +51,7 @@ def _gelu_new(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
 
 
-# transformers' ACT2FN names for the activations BERT-family configs use
+# transformers' ACT2FN names: exactly bert_checkpoint.ACTIVATION_NAMES (a test checks it)
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,  # exact (erf), as transformers' GELUActivation
     "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
@@ -49,64 +60,6 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "silu": F.silu,
     "swish": F.silu,
 }
-
-
-@dataclass(frozen=True)
-class BertConfig:
-    """The config.json fields a BERT encoder forward depends on (defaults: transformers')."""
-
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    layer_norm_eps: float = 1e-12
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    pad_token_id: int = 0
-    initializer_range: float = 0.02
-
-    def __post_init__(self) -> None:
-        if self.hidden_act not in ACTIVATIONS:
-            raise BertLoadError(
-                f"hidden_act {self.hidden_act!r} is not supported (one of {sorted(ACTIVATIONS)})"
-            )
-        if self.hidden_size % self.num_attention_heads:
-            raise BertLoadError(
-                f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads "
-                f"{self.num_attention_heads}"
-            )
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> BertConfig:
-        # A forward different from the one written below would load without error and give
-        # wrong vectors, so refuse it instead.
-        if raw.get("position_embedding_type", "absolute") != "absolute":
-            raise BertLoadError(
-                f"position_embedding_type {raw['position_embedding_type']!r} is not supported "
-                "(only 'absolute')"
-            )
-        if raw.get("is_decoder") or raw.get("add_cross_attention"):
-            raise BertLoadError("decoder / cross-attention BERT configs are not supported")
-        if raw.get("hidden_act") is not None and not isinstance(raw["hidden_act"], str):
-            raise BertLoadError(f"hidden_act must be a name, got {raw['hidden_act']!r}")
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in raw.items() if k in known and v is not None}
-        return cls(**values)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> BertConfig:
-        path = Path(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as err:
-            raise BertLoadError(f"{path} does not exist: a BERT model folder needs one") from err
-        except (OSError, json.JSONDecodeError) as err:
-            raise BertLoadError(f"{path} is not a readable JSON file: {err}") from err
-        if not isinstance(raw, dict):
-            raise BertLoadError(f"{path} does not hold a JSON object")
-        return cls.from_dict(raw)
 
 
 # Layers that skip random initialisation: every weight comes from the checkpoint, and torch's
@@ -266,21 +219,6 @@ class BertModel(nn.Module):
         return BertOutput(x, self.pooler(x))
 
 
-def _checkpoint_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The checkpoint's BertModel tensors under BertModel names.
-
-    Accepts a bare BertModel state dict or one under transformers' `bert.` prefix (e.g. saved
-    from BertForMaskedLM, whose heads are then dropped, as transformers does).
-    """
-    if "embeddings.word_embeddings.weight" not in state and any(
-        k.startswith("bert.") for k in state
-    ):
-        state = {k.removeprefix("bert."): v for k, v in state.items() if k.startswith("bert.")}
-    return {
-        k: v for k, v in state.items() if k.startswith(_OWN_PREFIXES) and k not in _DERIVED_BUFFERS
-    }
-
-
 def load_bert(folder: str | Path, device: str | torch.device = "cpu") -> BertModel:
     """config.json + model.safetensors of a model folder -> BertModel in eval mode on `device`."""
     from safetensors import SafetensorError
@@ -288,40 +226,20 @@ def load_bert(folder: str | Path, device: str | torch.device = "cpu") -> BertMod
 
     folder = Path(folder)
     config = BertConfig.from_file(folder / CONFIG_FILE)
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        found = sorted(p.name for p in folder.glob("*.bin")) if folder.is_dir() else []
-        hint = f" (found {', '.join(found)}: convert it to safetensors)" if found else ""
-        raise BertLoadError(f"{weights} does not exist{hint}")
+    weights = weights_path(folder)
     try:
         raw = load_file(str(weights))
     except (SafetensorError, OSError) as err:
         raise BertLoadError(f"{weights} is not a readable safetensors file: {err}") from err
-    state = _checkpoint_keys(raw)
-    model = BertModel(config)  # uninitialised (torch.empty) until the checkpoint is assigned
-    expected = model.state_dict()
-    if not any(k.startswith("pooler.") for k in state):
-        # Saved with add_pooling_layer=False: transformers initialises the pooler randomly; so do
-        # we (normal(0, initializer_range)). It only feeds `pooler_output`.
+    state = checkpoint_tensors(raw)
+    if not has_pooler(state):
+        # transformers initialises a missing pooler randomly (normal(0, initializer_range));
+        # so do we. It only feeds `pooler_output`.
         width = config.hidden_size
         state["pooler.dense.weight"] = torch.randn(width, width) * config.initializer_range
         state["pooler.dense.bias"] = torch.zeros(width)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    bad = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or bad:
-        parts = [
-            f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})"
-            for label, keys in (("missing", missing), ("unexpected", unexpected))
-            if keys
-        ]
-        if bad:
-            k = bad[0]
-            parts.append(
-                f"{len(bad)} with other shapes (e.g. {k}: file {tuple(state[k].shape)}, "
-                f"config.json {tuple(expected[k].shape)})"
-            )
-        raise BertLoadError(f"{weights} does not fit {folder / CONFIG_FILE}: " + "; ".join(parts))
+    check_fits(state, config, folder)
     state = {k: v.float() for k, v in state.items()}  # fp16/bf16 exports: compute in float32
+    model = BertModel(config)  # uninitialised (torch.empty) until the checkpoint is assigned
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval().to(device)

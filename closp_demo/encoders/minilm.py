@@ -6,6 +6,10 @@ Two poolings: "mean" (what sentence-transformers does for this model; best for f
 No transformers import (it costs ~3 s of start-up): the `tokenizers` library reads the folder's
 tokenizer.json and `closp_demo.encoders.bert` runs the network; both reproduce transformers'
 AutoTokenizer / BertModel for this model (tests/encoders/test_minilm.py checks the parity).
+
+On CPU the network runs in numpy by default (`closp_demo.encoders.bert_numpy`): the default app
+then never imports torch (1.5-2.3 s of start-up, issue 5). Touching `.model` (the torch
+BertModel, e.g. to load CLOSP's text tower into it) switches that instance to torch for good.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import numpy as np
 
 from closp_demo.devices import resolve_device
 from closp_demo.encoders.base import l2_normalise
-from closp_demo.encoders.bert import CONFIG_FILE, WEIGHTS_FILE, load_bert
+from closp_demo.encoders.bert_checkpoint import CONFIG_FILE, WEIGHTS_FILE
 
 Pooling = Literal["mean", "cls"]
+Backend = Literal["auto", "numpy", "torch"]
 MINILM_DIM = 384
 
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -152,6 +157,10 @@ class MiniLMText:
     packaged all-MiniLM-L6-v2, else HUB_ID through huggingface_hub). `max_length`: tokens kept,
     [CLS]/[SEP] included (None: the tokenizer's model_max_length); `pad_to_max`: pad every
     batch to max_length rather than to its longest text.
+
+    `backend`: "numpy" (CPU only, no torch import), "torch", or "auto" (numpy when the device
+    is "cpu", else torch). `.model` is the torch BertModel, built on first access when the
+    backend is numpy; from then on `encode` runs it, so weights loaded into it are used.
     """
 
     def __init__(
@@ -161,44 +170,73 @@ class MiniLMText:
         pooling: Pooling = "mean",
         max_length: int | None = 128,
         pad_to_max: bool = False,
+        backend: Backend = "auto",
     ) -> None:
-        import torch
-
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+        if backend not in ("auto", "numpy", "torch"):
+            raise ValueError(f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
         self.device = resolve_device(device)
+        if backend == "auto":
+            backend = "numpy" if self.device == "cpu" else "torch"
+        if backend == "numpy" and self.device != "cpu":
+            raise ValueError(f"the numpy backend runs on the CPU only, not {self.device!r}")
         folder = resolve_model_folder(model_path)
         self.model_path = folder
         self.tokenizer, self.max_length = load_tokenizer(folder, max_length, pad_to_max)
-        self.model = load_bert(folder, self.device)
-        positions = self.model.config.max_position_embeddings
+        self._lock = threading.Lock()  # tokenizers' Rust objects are not re-entrant across threads
+        self._model_lock = threading.Lock()  # one lazy torch build
+        self._torch_model: Any = None
+        self._numpy_model: Any = None
+        if backend == "torch":
+            config = self.model.config
+        else:
+            from closp_demo.encoders.bert_numpy import load_numpy_bert
+
+            self._numpy_model = load_numpy_bert(folder)
+            config = self._numpy_model.config
+        positions = config.max_position_embeddings
         if self.max_length > positions:
             raise ValueError(
                 f"max_length {self.max_length} exceeds the model's {positions} positions"
             )
+        self.hidden_size = int(config.hidden_size)
         self.pooling: Pooling = pooling
         self.pad_to_max = pad_to_max
-        self._torch = torch
-        self._lock = threading.Lock()  # tokenizers' Rust objects are not re-entrant across threads
 
-    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
-        """-> input_ids, token_type_ids, attention_mask: int64 CPU tensors (batch, tokens)."""
+    @property
+    def backend(self) -> Literal["numpy", "torch"]:
+        """What `encode` runs now: "torch" once `.model` exists."""
+        return "torch" if self._torch_model is not None else "numpy"
+
+    @property
+    def model(self) -> Any:
+        """The torch BertModel on `device` (imports torch; built once, on first access)."""
+        if self._torch_model is None:
+            with self._model_lock:
+                if self._torch_model is None:
+                    from closp_demo.encoders.bert import load_bert
+
+                    self._torch_model = load_bert(self.model_path, self.device)
+                    self._numpy_model = None  # encode now runs (and trusts) the torch weights
+        return self._torch_model
+
+    def _token_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         if isinstance(texts, str):
             raise TypeError("tokenize() takes a sequence of texts, not one string")
         texts = list(texts)
         bad = next((t for t in texts if not isinstance(t, str)), None)
         if bad is not None:
             raise TypeError(f"texts must be strings, got {type(bad).__name__}: {bad!r}")
-        torch = self._torch
         with self._lock:
             encodings = self.tokenizer.encode_batch(texts) if texts else []
         width = self.max_length if self.pad_to_max else 0
 
-        def stack(field: str) -> Any:
+        def stack(field: str) -> np.ndarray:
             rows = [getattr(e, field) for e in encodings]
             if not rows:
-                return torch.zeros((0, width), dtype=torch.long)
-            return torch.tensor(rows, dtype=torch.long)
+                return np.zeros((0, width), dtype=np.int64)
+            return np.array(rows, dtype=np.int64)
 
         return {
             "input_ids": stack("ids"),
@@ -206,28 +244,45 @@ class MiniLMText:
             "attention_mask": stack("attention_mask"),
         }
 
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """-> input_ids, token_type_ids, attention_mask: int64 CPU tensors (batch, tokens)."""
+        import torch
+
+        return {k: torch.from_numpy(v) for k, v in self._token_arrays(texts).items()}
+
+    def _hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Last hidden state (batch, tokens, hidden) as float32 numpy, on either backend."""
+        numpy_model = self._numpy_model
+        if numpy_model is not None:
+            return numpy_model(**batch).last_hidden_state
+        import torch
+
+        model = self.model
+        with torch.inference_mode():
+            tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+            return model(**tensors).last_hidden_state.float().cpu().numpy()
+
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts, not one string")
         out = []
-        torch = self._torch
         for start in range(0, len(texts), batch_size):
-            batch = self.tokenize(texts[start : start + batch_size])
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            with torch.inference_mode():
-                hidden = self.model(**batch).last_hidden_state
+            batch = self._token_arrays(texts[start : start + batch_size])
+            hidden = self._hidden(batch)
             if self.pooling == "cls":
                 pooled = hidden[:, 0]
             else:
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(pooled.float().cpu().numpy())
+                mask = batch["attention_mask"][..., None].astype(np.float32)
+                pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), np.float32(1e-9))
+            out.append(pooled.astype(np.float32, copy=False))
         if not out:
-            return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+            return np.zeros((0, self.hidden_size), dtype=np.float32)
         return l2_normalise(np.concatenate(out))
 
 
 @lru_cache(maxsize=4)
-def shared_minilm(device: str | None = None, pooling: Pooling = "mean") -> MiniLMText:
-    """One loaded model per (device, pooling) per process: loading costs ~0.1 s and ~90 MB."""
-    return MiniLMText(device=device, pooling=pooling)
+def shared_minilm(
+    device: str | None = None, pooling: Pooling = "mean", backend: Backend = "auto"
+) -> MiniLMText:
+    """One loaded model per (device, pooling, backend) per process: ~0.1 s and ~90 MB each."""
+    return MiniLMText(device=device, pooling=pooling, backend=backend)

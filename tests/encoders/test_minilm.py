@@ -1,7 +1,8 @@
 """The real all-MiniLM-L6-v2 (packaged weights), offline, and its parity with transformers.
 
-MiniLMText runs without transformers (`tokenizers` + closp_demo.encoders.bert); transformers'
-AutoTokenizer / BertModel on the same folder are the reference it must reproduce.
+MiniLMText runs without transformers (`tokenizers` + closp_demo.encoders.bert, or its numpy
+twin bert_numpy on CPU); transformers' AutoTokenizer / BertModel on the same folder are the
+reference both backends must reproduce.
 """
 
 from __future__ import annotations
@@ -164,6 +165,13 @@ def test_threads_give_the_serial_result(model):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+def test_the_default_cpu_backend_is_numpy_and_tokenize_still_gives_tensors():
+    model = shared_minilm(device="cpu")
+    assert model.device == "cpu" and model.backend == "numpy"
+    tokens = model.tokenize(["a lake"])
+    assert tokens["input_ids"].dtype == torch.long  # closp.py's remote path moves them to a device
+
+
 def test_device_override(monkeypatch):
     from closp_demo.devices import resolve_device
 
@@ -195,8 +203,9 @@ def test_tokens_equal_transformers(hf, max_length, pad_to_max):
 
 
 @pytest.mark.slow
-def test_state_dict_names_equal_transformers(hf, model):
+def test_state_dict_names_equal_transformers(hf):
     _, bert = hf
+    model = MiniLMText(backend="torch")  # not shared_minilm(): `.model` would switch it to torch
     ours, ref = model.model.state_dict(), bert.state_dict()
     assert list(ours) == list(ref)
     for key, value in ref.items():
@@ -225,7 +234,11 @@ def test_vectors_equal_transformers(hf, pooling, max_length, pad_to_max):
         mask = batch["attention_mask"].unsqueeze(-1).float()
         pooled = (hidden * mask).sum(1) / mask.sum(1)
     expected = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    assert ours.backend == "torch"  # `.model` was used above
     np.testing.assert_allclose(ours.encode(PARITY_TEXTS, batch_size=4), expected, atol=1e-5)
+    numpy_side = MiniLMText(pooling=pooling, max_length=max_length, pad_to_max=pad_to_max,
+                            backend="numpy")  # fmt: skip
+    np.testing.assert_allclose(numpy_side.encode(PARITY_TEXTS, batch_size=4), expected, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -247,6 +260,9 @@ def test_a_transformers_saved_folder_loads_and_matches(tmp_path):
         ref = ref_model(**batch).last_hidden_state
     expected = torch.nn.functional.normalize(ref[:, 0], dim=-1).numpy()
     np.testing.assert_allclose(ours.encode(PARITY_TEXTS), expected, atol=1e-5)
+    numpy_side = MiniLMText(model_path=folder, pooling="cls", max_length=64, pad_to_max=True)
+    assert numpy_side.backend == "numpy"
+    np.testing.assert_allclose(numpy_side.encode(PARITY_TEXTS), expected, atol=1e-5)
 
 
 # ---------------------------------------------------------------- the BERT loader
@@ -329,14 +345,17 @@ def _run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_encoding_does_not_import_transformers():
     """The point of the module: transformers' ~3 s import is not on the start-up path."""
-    done = _run_python("""
+    done = _run_python(
+        """
         import sys
         from closp_demo.encoders.minilm import MiniLMText
         vectors = MiniLMText().encode(["a lake", "a forest"])
         assert vectors.shape == (2, 384), vectors.shape
-        heavy = [m for m in ("transformers", "torch._dynamo", "sympy") if m in sys.modules]
+        heavy = [m for m in ("transformers", "torch", "sympy") if m in sys.modules]
         print("heavy:", heavy)
-    """)
+    """,
+        CLOSP_DEVICE="cpu",
+    )  # on CPU the numpy backend runs: not even torch is imported
     assert done.returncode == 0, done.stderr
     assert "heavy: []" in done.stdout, done.stdout
 
