@@ -3,7 +3,7 @@
     python -m bench.cold_start [--runs 3]
 
 1. Explorer path, in a fresh process per run: interpreter start, then imports in layers
-   (numpy + pandas + faiss, torch, tokenizers, gradio, the rest of closp_demo.service), then
+   (numpy + pandas + faiss, tokenizers, gradio, the rest of closp_demo.service; no torch), then
    `Explorer()` split into MiniLM load (`shared_minilm`), the encoder's class prototypes, corpus
    load (of which sha256 verification) and search-engine set-up, then the first `text_search`.
    Times are measured from just before the parent spawns the process (wall clock, both sides).
@@ -74,13 +74,7 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     step("import numpy, pandas, faiss", lambda: (__import__("numpy"), __import__("pandas"),
                                                   __import__("faiss")))  # fmt: skip
 
-    def import_torch() -> None:
-        from closp_demo.torch_compat import ensure_torchvision_importable
-
-        ensure_torchvision_importable()
-        import torch  # noqa: F401
-
-    step("import torch", import_torch)
+    # No "import torch" step: the default app (physics encoder, MiniLM on numpy) never loads it.
     # MiniLM runs on tokenizers + plain torch (closp_demo/encoders/bert.py): no transformers
     step("import tokenizers", lambda: __import__("tokenizers"))
     step("import gradio", lambda: __import__("gradio"))

@@ -88,7 +88,7 @@ def test_tile_raster_smoke(tmp_path):
 def test_cold_start_smoke(tmp_path):
     body = _run("cold_start", tmp_path)
     for phase in (
-        "import torch",
+        "import gradio",
         "Explorer()",
         "MiniLM load",
         "first text_search",
