@@ -120,7 +120,7 @@ def child_app(spawned_at: float, corpus: str | None) -> dict:
 
     gr = step("import gradio", lambda: __import__("gradio"))
     app = step("import app (closp_demo, folium, rasterio, ...)", lambda: __import__("app"))
-    explorer = step("Explorer() (torch, tokenizers, model, corpus)",
+    explorer = step("Explorer() (tokenizers, MiniLM, corpus)",
                     lambda: app.Explorer(corpus))  # fmt: skip
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = step("build_ui (Blocks)", lambda: app.build_ui(explorer))
