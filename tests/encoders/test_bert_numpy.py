@@ -6,10 +6,6 @@ The default app (physics encoder, CPU) must answer queries without importing tor
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +18,7 @@ from closp_demo.encoders.bert_numpy import ACTIVATIONS as NP_ACTIVATIONS
 from closp_demo.encoders.bert_numpy import erf, load_numpy_bert
 from closp_demo.encoders.minilm import MiniLMText, resolve_model_folder
 from tests.encoders import closp_fixtures as fx
-from tests.encoders.test_minilm import PARITY_TEXTS
+from tests.encoders.test_minilm import PARITY_TEXTS, _run_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,17 +125,6 @@ def test_an_unknown_backend_is_refused():
 
 
 # ---------------------------------------------------------------- torch-free start-up
-
-
-def _run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.slow
