@@ -64,6 +64,20 @@ class Recorder:
         page.on("dialog", self.dialog)
 
 
+def new_page(browser, viewport: dict, timeout_ms: int | None = None, url: str | None = None):
+    """A page in a fresh context, every request routed through a `Recorder` (`page.recorder`).
+    Close it with `page.context.close()`."""
+    context = browser.new_context(viewport=viewport)
+    if timeout_ms is not None:
+        context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    page.recorder = Recorder()
+    page.recorder.attach(page)
+    if url is not None:
+        page.goto(url)
+    return page
+
+
 # --- the app's widgets (app.py), always inside the visible tab ----------------------------------
 QUERY_LABEL = "Describe what you are looking for"
 THUMB = ".gallery-container .gallery-item img"

@@ -39,3 +39,17 @@ def small_corpus(samples_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus") / "precomputed"
     build(samples_dir, out, "physics-minilm", ["bigearthnet"], "pytest small_corpus")
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium through playwright (tests/browser.py), one per test module."""
+    from tests.browser import CHROMIUM, CHROMIUM_MISSING, launch
+
+    if CHROMIUM is None:
+        pytest.skip(CHROMIUM_MISSING)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        chromium = launch(pw)
+        yield chromium
+        chromium.close()

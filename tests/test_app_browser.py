@@ -21,12 +21,11 @@ from tests.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
     IMG_LOADED_JS,
-    Recorder,
     block_labelled,
     count,
-    launch,
     map_frame,
     markdown_with,
+    new_page,
     open_tab,
     panel,
     search,
@@ -39,7 +38,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if CHROMIUM is None:
     pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 QUERY = "a lake surrounded by forest"
 HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>.tif"
@@ -55,24 +54,11 @@ def app_url(small_corpus) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        browser = launch(pw)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.recorder = Recorder()
-    page.recorder.attach(page)
-    page.goto(app_url)
+    page = new_page(browser, VIEWPORT, TIMEOUT_MS, app_url)
     yield page
-    context.close()
+    page.context.close()
 
 
 def table_column(page, name: str) -> list[str]:

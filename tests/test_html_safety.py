@@ -25,7 +25,7 @@ from closp_demo.service import Explorer
 from closp_demo.sources import bigearthnet
 from closp_demo.upload import display_name
 from tests.app_server import running_app
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, Recorder, launch
+from tests.browser import new_page
 from tests.test_isolation import write_patch
 from tests.test_mapview import data_block, parse
 
@@ -200,20 +200,11 @@ THUMB = ".gallery-container .gallery-item img"
 
 
 @pytest.fixture(scope="module")
-def page(hostile_corpus) -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip(CHROMIUM_MISSING)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with running_app(hostile_corpus) as url, sync_api.sync_playwright() as pw:
-        browser = launch(pw)
-        context = browser.new_context(viewport={"width": 1400, "height": 1600})
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-        page.recorder = Recorder()
-        page.recorder.attach(page)
-        page.goto(url)
+def page(browser, hostile_corpus) -> Iterator[object]:
+    with running_app(hostile_corpus) as url:
+        page = new_page(browser, {"width": 1400, "height": 1600}, TIMEOUT_MS, url)
         yield page
-        browser.close()
+        page.context.close()
 
 
 def not_pwned(page) -> None:

@@ -22,13 +22,13 @@ import pytest
 
 from closp_demo import mapview, thumbnails
 from closp_demo.mapview import INLINE, AssetMode, MapItem, render_map
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, Recorder, launch
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, new_page
 
 pytestmark = pytest.mark.browser
 
 if CHROMIUM is None:
     pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 SCREENSHOT = Path("/tmp/map_offline.png")
 SCREENSHOT_POPUP = Path("/tmp/map_offline_popup.png")
@@ -60,23 +60,11 @@ ITEMS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        browser = launch(pw)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 900, "height": 560})
-    page = context.new_page()
-    recorder = Recorder()
-    recorder.attach(page)
-    page.recorder = recorder
+    page = new_page(browser, {"width": 900, "height": 560})
     yield page
-    context.close()
+    page.context.close()
 
 
 def map_frame(page):
