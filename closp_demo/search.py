@@ -61,9 +61,11 @@ class Overlay:
         del self.items[: -self.max_items]  # bounded memory per session
 
     def search(
-        self, query: np.ndarray, sensor: str, k: int, place: Place | None = None
-    ) -> list[tuple[float, Result]]:
-        """The same rules as the corpus: similarity, then the place's filter or prior."""
+        self, query: np.ndarray, sensor: str, k: int, place: Place | None = None,
+        rank_by_place: bool = True,
+    ) -> list[tuple[float, Result]]:  # fmt: skip
+        """The same rules as the corpus: similarity, then the place's filter or prior (or,
+        with `rank_by_place` off, only each upload's distance from the place)."""
         pool = [it for it in self.items if sensor == "both" or it.result.sensor == sensor]
         scored = []
         for it in pool:
@@ -72,9 +74,9 @@ class Overlay:
             if place is not None:
                 lon, lat = ring_centre(it.result.footprint)
                 km = float(distances_km(place, np.array([lon]), np.array([lat]))[0])
-                if place.mode == "within" and km > place.radius_km:
+                if rank_by_place and place.mode == "within" and km > place.radius_km:
                     continue
-                if place.mode == "prefer":
+                if rank_by_place and place.mode == "prefer":
                     score = float(blend(place, np.array([score]), np.array([km]))[0])
                 it.result.distance_km = km
             scored.append((score, it.result))
@@ -140,14 +142,15 @@ class SearchEngine:
     # --- search --------------------------------------------------------------------------------
     def search_vector(
         self, query: np.ndarray, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        place: Place | None = None,
+        place: Place | None = None, rank_by_place: bool = True,
     ) -> list[Result]:  # fmt: skip
-        """`place` filters or re-weights by distance (closp_demo.geo); a GeoCLOSP blend happens
-        before, in `place_query`, and then passes no place here."""
+        """`place` filters or re-weights by distance (closp_demo.geo) and every result gets its
+        distance from it; `rank_by_place` off (a GeoCLOSP blend, already in `query`, see
+        `place_query`) leaves the ranking to the query vector."""
         sensor = check_sensor(sensor)
         k = max(1, min(int(k), 100))
         id_range = self.corpus.id_range(sensor)
-        if place is None:
+        if place is None or not rank_by_place:
             found = index_search(self.corpus.index, query, k, id_range)
         else:
             lon, lat = self._centres()
@@ -160,7 +163,7 @@ class SearchEngine:
             for (_, res), km in zip(hits, distances_km(place, lon[rows], lat[rows]), strict=True):
                 res.distance_km = float(km)
         if overlay is not None and overlay.items:
-            hits += overlay.search(query, sensor, k, place)
+            hits += overlay.search(query, sensor, k, place, rank_by_place)
             hits.sort(key=lambda sr: -sr[0])
         results = []
         for rank, (score, res) in enumerate(hits[:k], start=1):
@@ -176,12 +179,8 @@ class SearchEngine:
         t0 = time.perf_counter()
         query = self.place_query(self.encoder.encode_text([text])[0], place)
         t1 = time.perf_counter()
-        rank_place = None if self.blends_location(place) else place
-        results = self.search_vector(query, sensor, k, overlay, rank_place)
-        if place is not None and rank_place is None:  # blended: still say how far each is
-            for res in results:
-                lon, lat = ring_centre(res.footprint)
-                res.distance_km = float(distances_km(place, np.array([lon]), np.array([lat]))[0])
+        blended = self.blends_location(place)
+        results = self.search_vector(query, sensor, k, overlay, place, rank_by_place=not blended)
         t2 = time.perf_counter()
         return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}
 
