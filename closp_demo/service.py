@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -64,11 +65,10 @@ class Explorer:
             encoder_name or os.environ.get("CLOSP_ENCODER") or _manifest_encoder(corpus_dir)
         )
         # One intra-op thread per query (CLOSP_TORCH_THREADS, default 1): on 2 vCPU with
-        # concurrent visitors, torch's default pool oversubscribes the cores (BENCHMARKS.md:
-        # ~495 ms vs ~16 ms per query). Set after the encoder exists and only if torch is loaded
-        # by then: the default physics encoder on CPU runs numpy and must not pay `import torch`.
-        import sys
-
+        # concurrent visitors, torch's default pool oversubscribes the cores (first session's
+        # query-latency run under load: ~495 ms vs ~16 ms per query). Set after the encoder
+        # exists and only if torch is loaded by then: the default physics encoder on CPU runs
+        # numpy and must not pay `import torch`.
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
