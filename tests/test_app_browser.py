@@ -165,12 +165,18 @@ def test_map_click_sets_the_place_and_the_search_uses_it(page):
     assert point is not None, "no free spot on the map to click"
     page.evaluate("window.__msgs = []; addEventListener('message', e => __msgs.push(e.data))")
     frame.locator("#map_closp").click(position={"x": point["x"], "y": point["y"]})
-    page.wait_for_function("() => document.querySelector('#place-lat input')?.value > ''")
+    page.wait_for_function("() => window.__msgs.some(m => m && m.type === 'closp-place')")
+    message = page.evaluate("window.__msgs.find(m => m && m.type === 'closp-place')")
+    # the fields come to hold what the map posted (the map's own test checks click -> lat/lon
+    # exactly); the view may still be settling after fitBounds, so the spot is only roughly
+    # where we aimed
+    page.wait_for_function(
+        """([lat, lon]) => Number(document.querySelector('#place-lat input')?.value) === lat
+                        && Number(document.querySelector('#place-lon input')?.value) === lon""",
+        arg=[message["lat"], message["lon"]],
+    )
     lat = float(page.input_value("#place-lat input"))
     lon = float(page.input_value("#place-lon input"))
-    # the fields hold what the map posted (the map's own test checks click -> lat/lon exactly);
-    # the view may still be settling after fitBounds, so the spot is only roughly where we aimed
-    message = page.evaluate("window.__msgs.find(m => m && m.type === 'closp-place')")
     assert (lat, lon) == (message["lat"], message["lon"])
     assert lat == pytest.approx(point["lat"], abs=1.0) and lon == pytest.approx(
         point["wrapped"], abs=1.0
