@@ -12,12 +12,12 @@ import os
 
 import gradio as gr
 
-from closp_demo.corpus import CorpusError
-from closp_demo.geo import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
-from closp_demo.html_safety import escape_markdown
-from closp_demo.limits import Limits
-from closp_demo.search import Overlay
+from closp_demo.corpus.store import CorpusError
+from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
+from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
+from closp_demo.upload.limits import Limits
+from closp_demo.views.escape import escape_markdown
 
 EXAMPLES = [
     "a lake surrounded by forest",
@@ -32,7 +32,7 @@ EXAMPLES = [
 SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel-2 optical", "S2")]
 PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within radius", "within")]
 # A click on the result map (an <iframe srcdoc>, same origin) posts {type: "closp-place", lat, lon}
-# (closp_demo/mapview.py); this fills the place fields. Only messages from this page's own iframes
+# (closp_demo/views/map.py); this fills the place fields. Only messages from this page's own iframes
 # count, and only finite numbers in range are taken.
 PLACE_FROM_MAP_JS = """
 if (!window.__clospPlaceListener) {

@@ -81,8 +81,8 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     step("import closp_demo.service (folium, rasterio, ...)",
          lambda: __import__("closp_demo.service"))  # fmt: skip
 
-    from closp_demo import corpus as corpus_mod
     from closp_demo import service
+    from closp_demo.corpus import store as corpus_mod
     from closp_demo.encoders import physics
 
     inner: dict[str, float] = {}

@@ -3,10 +3,10 @@
     python -m bench.index_scale [--sizes 10000,100000,650000] [--sets physics,generic]
 
 For every vector set (bench/vectors.py: realistic vectors, not i.i.d. random ones) and size, the
-index `closp_demo.index.build_index` chooses ("auto") is built, saved and loaded memory-mapped;
+index `corpus.index.build_index` chooses ("auto") is built, saved and loaded memory-mapped;
 extra kinds (`--kinds`, default HNSW) are built beside it for comparison. Per index:
 - build time; load time and memory (RSS: anonymous vs file-backed pages) in a fresh process;
-- single-query latency p50/p95 of `closp_demo.index.search` (one FAISS thread, as the app runs),
+- single-query latency p50/p95 of `corpus.index.search` (one FAISS thread, as the app runs),
   and of numpy brute force (`emb @ q` + argpartition) in the same run, as a ratio;
 - recall@10 against exact search for text queries and image queries, unfiltered and with the
   sensor filter (S1 is the minority sensor: the harder case for ANN);
@@ -46,7 +46,7 @@ from bench.common import (
 )
 from bench.vectors import VectorSet, generic_set, physics_set
 from bench.workload import distinct_queries
-from closp_demo import index as ix
+from closp_demo.corpus import index as ix
 from closp_demo.encoders.minilm import shared_minilm
 
 SECTION = "index-scale"
@@ -242,8 +242,8 @@ def scaled_explorer(explorer, vs: VectorSet, index):
     """The app's Explorer serving `index`, with metadata repeating the embedded corpus's rows."""
     import pandas as pd
 
-    from closp_demo.corpus import Corpus, _sensor_ranges
-    from closp_demo.search import SearchEngine
+    from closp_demo.corpus.store import Corpus, _sensor_ranges
+    from closp_demo.search.engine import SearchEngine
 
     real = explorer.corpus.metadata
     parts = []

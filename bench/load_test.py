@@ -4,7 +4,7 @@
     python -m bench.load_test --write BENCHMARKS.md            # ... and record the figures
     python -m bench.load_test --url http://127.0.0.1:7860/     # an app you started yourself
 
-Without --url it starts the real app (`python app.py`, tests/app_server.py) on a free
+Without --url it starts the real app (`python app.py`, tests/helpers/app_server.py) on a free
 127.0.0.1 port once per queue setting (CLOSP_CONCURRENCY = Gradio's default_concurrency_limit),
 on a temporary copy of the corpus, so the shipped corpus is never touched. Loopback only: any
 other host is refused. It stops by itself: every call has a timeout and the whole round a
@@ -174,7 +174,7 @@ def run_round(
 @contextmanager
 def _app(corpus: Path, concurrency: int):
     """The real app on a temporary copy of `corpus` (its log lands there too)."""
-    from tests.app_server import running_app
+    from tests.helpers.app_server import running_app
 
     with tempfile.TemporaryDirectory(prefix="closp-load-") as tmp:
         copy = Path(tmp) / "precomputed"
@@ -207,7 +207,9 @@ def run_benchmark(
         warm_up(url)
         return [run_round(url, clients, queries, label="as configured", **round_kwargs)]
     if corpus is None or not (corpus / "manifest.json").is_file():
-        raise LoadTestError(f"no built corpus at {corpus} (build one: python -m closp_demo.build)")
+        raise LoadTestError(
+            f"no built corpus at {corpus} (build one: python -m closp_demo.corpus.build)"
+        )
     results = []
     for n, setting in enumerate(settings):
         if setting < 1:

@@ -6,7 +6,7 @@ The raster is real data repeated: the two Major-TOM L2A cells of the shared samp
 Vietnam, clear; Congo basin, hazy; ~1068 px each, 12 bands on the 10 m grid) laid out as a
 checkerboard of mirrored copies up to `--side` px, georeferenced on the Laos cell's UTM grid,
 written strip by strip (never whole in memory) as a tiled (512 px), ZSTD-compressed uint16
-GeoTIFF under the bench cache (reused when present). `closp_demo.tiles.heat_map` then runs in a
+GeoTIFF under the bench cache (reused when present). `upload.heatmap.heat_map` then runs in a
 fresh process: physics encoder, one text query, every 120 x 120 window -> class fractions +
 similarity; the peak RSS is that process's high-water mark (model included) and its increase
 over the idle process with the model loaded.
@@ -88,7 +88,7 @@ def write_tile(path: Path, side: int, samples: Path = SAMPLES_DIR) -> float:
 def child(path: Path, query: str, out_dir: Path) -> dict:
     """Fresh process: load the encoder, then heat-map the raster; time and peak memory."""
     from closp_demo.encoders import create_encoder
-    from closp_demo.tiles import heat_map, save_heat_map
+    from closp_demo.upload.heatmap import heat_map, save_heat_map
 
     encoder = create_encoder("physics-minilm")
     vector = encoder.encode_text([query])[0]
@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         f"**{verdict}**. Best windows: {best}. Mean class fractions: "
         f"{', '.join(f'{c} {f:.2f}' for c, f in res['mean_fractions'].items() if f >= 0.01)}. "
         f"Heat-map GeoTIFF {res['heat_map_bytes'] / 1e3:.0f} kB. Windows are processed one strip "
-        "(120 px x full width) at a time with a 256 MB GDAL block cache; see closp_demo/tiles.py.\n"
+        "(120 px x full width) at a time with a 256 MB GDAL block cache; "
+        "see closp_demo/upload/heatmap.py.\n"
     )
     write_section(args.benchmarks, SECTION, "Tile-sized raster, windowed heat map",
                   command_line("bench.tile_raster", argv), body, started)  # fmt: skip

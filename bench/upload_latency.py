@@ -46,9 +46,8 @@ PARTS = ("read_ms", "embed_ms", "map_ms", "total_ms")
 
 def cell_stack(samples: Path = SAMPLES_DIR, cell: str = CELL):
     """(12, H, W) uint16 DN of a Major-TOM cell on its 10 m grid, and that grid."""
-    from closp_demo.sensors import S2_BANDS
-    from closp_demo.sources.majortom import product_folders
-    from closp_demo.sources.tiling import (
+    from closp_demo.corpus.sources.majortom import product_folders
+    from closp_demo.corpus.sources.tiling import (
         Grid,
         baseline_from_product,
         ordered_band_files,
@@ -56,6 +55,7 @@ def cell_stack(samples: Path = SAMPLES_DIR, cell: str = CELL):
         s2_dn_offset,
         stack_on_grid,
     )
+    from closp_demo.sensors import S2_BANDS
 
     products = [p for p in product_folders(samples) if p.parent.name == cell]
     if not products:
@@ -105,7 +105,7 @@ def write_scene(path: Path, side: int, samples: Path = SAMPLES_DIR) -> Path:
 
 def child(path: Path, runs: int, corpus: Path) -> dict:
     """In a fresh process: start the explorer, then time `runs` uploads of `path`."""
-    from closp_demo.search import Overlay
+    from closp_demo.search.engine import Overlay
     from closp_demo.service import Explorer
 
     explorer = Explorer(corpus)

@@ -97,7 +97,7 @@ def physics_anchor_fractions(
     """Class fractions of `per_patch` augmentations of every real sample patch + the originals.
 
     Returns (fractions (M, C) float32, is_s1 (M,) bool)."""
-    from closp_demo import sources
+    from closp_demo.corpus import sources
 
     rng = np.random.default_rng(seed)
     out: list[np.ndarray] = []

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from closp_demo import thumbnails, views
-from closp_demo.corpus import Corpus, load_corpus
+from closp_demo.corpus import thumbnails
+from closp_demo.corpus.index import set_single_query_threads
+from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
-from closp_demo.geo import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
-from closp_demo.index import set_single_query_threads
-from closp_demo.mapview import AssetMode, MapItem, render_map
-from closp_demo.search import Overlay, OverlayItem, QueryError, Result, SearchEngine
-from closp_demo.upload import UploadedScene, UploadError, read_upload
+from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
+from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.upload.reader import UploadedScene, UploadError, read_upload
+from closp_demo.views import results as views
+from closp_demo.views.map import AssetMode, MapItem, render_map
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +110,7 @@ class Explorer:
         render: bool = True, place: Place | None = None,
     ) -> Answer:  # fmt: skip
         """`render=False` skips gallery and map (API callers only read the table). `place`:
-        location-aware search (closp_demo.geo: filter, distance prior, or GeoCLOSP blend)."""
+        location-aware search (closp_demo.geo.place: filter, distance prior, or GeoCLOSP blend)."""
         t0 = time.perf_counter()
         try:
             results, timings = self.engine.search_text(query, sensor, k, overlay, place)
@@ -153,7 +154,7 @@ class Explorer:
         try:
             scene = read_upload(path, filename=filename or Path(path).name)
             t1 = time.perf_counter()
-            vector = self.engine.embed_scene(scene)
+            vector = self.engine.embed_scene([t.image for t in scene.tiles], scene.sensor)
             t2 = time.perf_counter()
             results = self.engine.search_vector(vector, sensor, k)
         except (UploadError, QueryError) as err:
@@ -180,8 +181,8 @@ class Explorer:
 
     def evaluation(self) -> tuple[str, object]:
         """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""
-        from closp_demo.evaluate import evaluate_loaded
         from closp_demo.evaluation.chart import per_query_chart
+        from closp_demo.evaluation.cli import evaluate_loaded
 
         text, result = evaluate_loaded(self.corpus, self.encoder, queries_kind="classes")
         if result is None:

@@ -34,7 +34,7 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def small_corpus(samples_dir, tmp_path_factory) -> Path:
     """A real corpus built by the real build path from the BigEarthNet slice of the samples."""
-    from closp_demo.build import build
+    from closp_demo.corpus.build import build
 
     out = tmp_path_factory.mktemp("corpus") / "precomputed"
     build(samples_dir, out, "physics-minilm", ["bigearthnet"], "pytest small_corpus")
@@ -43,8 +43,8 @@ def small_corpus(samples_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium through playwright (tests/browser.py), one per test module."""
-    from tests.browser import CHROMIUM, CHROMIUM_MISSING, launch
+    """Headless Debian Chromium through playwright (helpers/browser.py), one per test module."""
+    from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING, launch
 
     if CHROMIUM is None:
         pytest.skip(CHROMIUM_MISSING)

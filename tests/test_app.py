@@ -5,8 +5,8 @@ import rasterio
 from gradio_client import Client, handle_file
 from rasterio.transform import from_bounds
 
-from closp_demo.sources import bigearthnet
-from tests.app_server import running_app
+from closp_demo.corpus.sources import bigearthnet
+from tests.helpers.app_server import running_app
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def test_app_refuses_a_corpus_built_with_another_encoder(small_corpus, tmp_path)
     import subprocess
     import sys
 
-    from tests.app_server import REPO_ROOT
+    from tests.helpers.app_server import REPO_ROOT
 
     corpus = tmp_path / "other"
     shutil.copytree(small_corpus, corpus)

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import pytest
 from rasterio.transform import from_bounds
 
-from closp_demo.sources import bigearthnet
-from closp_demo.views import PLACE_COLUMN
-from tests.app_server import running_app
-from tests.browser import (
+from closp_demo.corpus.sources import bigearthnet
+from closp_demo.views.results import PLACE_COLUMN
+from tests.helpers.app_server import running_app
+from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
     IMG_LOADED_JS,
@@ -32,7 +32,7 @@ from tests.browser import (
     upload,
     wait_for_gallery,
 )
-from tests.hostile_inputs import write_tif
+from tests.helpers.hostile_inputs import write_tif
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -156,7 +156,7 @@ def test_hostile_filename_stays_text_and_app_keeps_serving(page, tmp_path):
 
 
 def test_map_click_sets_the_place_and_the_search_uses_it(page):
-    from tests.test_map_browser import FREE_POINT_JS
+    from tests.views.test_map_browser import FREE_POINT_JS
 
     search(page, QUERY)
     captions = wait_for_gallery(page, MIN_THUMBS)

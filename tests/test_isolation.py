@@ -19,10 +19,10 @@ import rasterio
 from gradio_client import Client, handle_file
 from rasterio.transform import from_bounds
 
-from closp_demo.corpus import load_corpus, sha256_file
-from closp_demo.records import ImageRecord
-from closp_demo.sources import bigearthnet
-from tests.app_server import running_app
+from closp_demo.corpus.records import ImageRecord
+from closp_demo.corpus.sources import bigearthnet
+from closp_demo.corpus.store import load_corpus, sha256_file
+from tests.helpers.app_server import running_app
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from bench.load_test import (
     report_body,
     run_round,
 )
-from tests.app_server import running_app
+from tests.helpers.app_server import running_app
 
 CLIENTS, QUERIES = 4, 5
 

@@ -25,9 +25,10 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: reuse the tests' app laun
 from playwright.sync_api import sync_playwright  # noqa: E402
 from rasterio.transform import from_bounds  # noqa: E402
 
-from closp_demo.sources import bigearthnet  # noqa: E402
-from tests.app_server import running_app  # noqa: E402
-from tests.browser import (  # noqa: E402
+from closp_demo.corpus.sources import bigearthnet  # noqa: E402
+from tests.conftest import samples_root  # noqa: E402
+from tests.helpers.app_server import running_app  # noqa: E402
+from tests.helpers.browser import (  # noqa: E402
     Recorder,
     block_labelled,
     launch,
@@ -39,8 +40,7 @@ from tests.browser import (  # noqa: E402
     upload,
     wait_for_gallery,
 )
-from tests.conftest import samples_root  # noqa: E402
-from tests.hostile_inputs import write_tif  # noqa: E402
+from tests.helpers.hostile_inputs import write_tif  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 QUERY = "a lake surrounded by forest"

@@ -26,7 +26,7 @@ crisis_land_mark.py, configs/default.yaml; read through the code search index):
   `s1_projection.*`, `s2_projection.*`, `text_model.*` (+ `location_encoder.*`,
   `location_projection.*` for GeoCLOSP). Path (c) expects exactly that layout in safetensors.
 - GeoCLOSP's location tower (closp_demo/encoders/location.py) embeds lon/lat into the same space;
-  the app blends it into text queries for location-aware search (closp_demo/geo.py).
+  the app blends it into text queries for location-aware search (closp_demo/geo/place.py).
 
 Not verified here (no hub access): the real repos' file list, config.json and modelling code;
 that their `get_image_features(pixels)` expects the already-normalised, resized tensor (the only

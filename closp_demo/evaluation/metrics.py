@@ -56,8 +56,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from closp_demo.corpus.labels import ALL_CLASSES
 from closp_demo.evaluation.queries import Query
-from closp_demo.labels import ALL_CLASSES
 from closp_demo.sensors import SENSOR_NAMES, SENSORS
 
 DEFAULT_KS: tuple[int, ...] = (10, 100, 1000)

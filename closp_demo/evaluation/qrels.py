@@ -29,8 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from closp_demo.corpus.labels import ALL_CLASSES
 from closp_demo.evaluation.queries import Query
-from closp_demo.labels import ALL_CLASSES
 
 QUERIES_FILE = "queries.jsonl"
 QRELS_DIR = "qrels"

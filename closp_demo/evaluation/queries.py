@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from closp_demo.labels import ALL_CLASSES
+from closp_demo.corpus.labels import ALL_CLASSES
 
 QueryKind = Literal["class", "paraphrase", "qrels"]
 QUERY_KINDS: tuple[str, ...] = ("class", "paraphrase", "qrels")

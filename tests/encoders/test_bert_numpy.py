@@ -132,7 +132,7 @@ def test_the_default_app_answers_without_importing_torch(tmp_path):
     tif = tmp_path / "s2.tif"
     done = _run_python(f"""
         import sys
-        from tests.hostile_inputs import s2_dn, write_tif
+        from tests.helpers.hostile_inputs import s2_dn, write_tif
         from closp_demo.service import Explorer
         explorer = Explorer("precomputed")
         text = explorer.text_search("a lake")

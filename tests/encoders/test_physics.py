@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from closp_demo.corpus.sources import bigearthnet
 from closp_demo.encoders import create_encoder
 from closp_demo.encoders.base import Encoder
-from closp_demo.sources import bigearthnet
 
 
 @pytest.fixture(scope="module")

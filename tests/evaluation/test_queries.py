@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from closp_demo.corpus.labels import ALL_CLASSES, CRISIS_CLASSES, DW_CLASSES
 from closp_demo.evaluation.queries import Query, load_queries
-from closp_demo.labels import ALL_CLASSES, CRISIS_CLASSES, DW_CLASSES
 
 
 def test_class_queries_are_the_twelve_class_names() -> None:

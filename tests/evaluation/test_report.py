@@ -3,10 +3,10 @@
 import numpy as np
 from matplotlib.figure import Figure
 
-from closp_demo.corpus import load_corpus
+from closp_demo.corpus.store import load_corpus
 from closp_demo.encoders import create_encoder
-from closp_demo.evaluate import evaluate_loaded, main
 from closp_demo.evaluation.chart import per_query_chart
+from closp_demo.evaluation.cli import evaluate_loaded, main
 from closp_demo.evaluation.cross_sensor import twin_recall
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from closp_demo.corpus.labels import ALL_CLASSES, clc19_to_dw
 from closp_demo.evaluation.metrics import run_evaluation
 from closp_demo.evaluation.queries import Query, load_queries
-from closp_demo.labels import ALL_CLASSES, clc19_to_dw
 from closp_demo.sensors import s2_band
 
 

@@ -1,0 +1,1 @@
+"""Building the corpus: sources -> records -> embeddings, FAISS index, thumbnails, manifest."""

@@ -1,0 +1,1 @@
+"""Geography: places, great-circle distances, the distance prior."""

@@ -1,0 +1,1 @@
+"""Searching the corpus: text or scene vectors -> ranked images, with places and session uploads."""

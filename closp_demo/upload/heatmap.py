@@ -1,0 +1,187 @@
+"""Windowed processing of a tile-sized raster: per-window embeddings -> a low-resolution heat map.
+
+A full Sentinel-2 tile (10980 x 10980 px, 12 bands, 2.9 GB as uint16) does not fit the memory
+budget of a small server, and need not: the raster is read one strip of windows at a time
+(a `window`-pixel-high band across the raster), each strip is cut into `window` x `window`
+patches (the encoder's 120 x 120 input), encoded in batches, and only one value per window is
+kept: the similarity of its embedding to a text query and, for encoders that measure land cover
+(the physics baseline), its class fractions. Peak memory is one strip, one batch of encoder
+intermediates and GDAL's block cache, whatever the raster's size.
+
+Windows follow the corpus convention of `sources.tiling.tiles`: non-overlapping, centred, the
+ragged remainder dropped (10980 = 91 x 120 + 60). Windows with less than half valid pixels
+(no-data 0 / NaN) get NaN. Band layout is the internal one (`corpus.records`): 12 bands in
+`sensors.S2_BANDS` order as digital numbers, or 2 bands VV, VH in dB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.transform import Affine
+from rasterio.windows import Window
+from tqdm import tqdm
+
+from closp_demo.corpus.records import BANDS_BY_SENSOR
+from closp_demo.encoders.base import Encoder
+from closp_demo.sensors import PATCH_SIZE, Sensor
+
+MIN_VALID = 0.5  # a window needs this share of valid pixels to get a value
+BATCH_WINDOWS = 48  # windows encoded at once: bounds the encoder's intermediates (~120 MB)
+# GDAL must keep one row of compressed blocks decoded while the strips inside it are read (a
+# 512-px block row of a 10980-px, 12-band uint16 raster is 138 MB), or it decodes each block
+# again for every strip.
+GDAL_CACHE_MB = 256
+
+
+class TileError(ValueError):
+    """A raster that cannot be heat-mapped; the message says why (shown to a person)."""
+
+
+@dataclass
+class HeatMap:
+    similarity: np.ndarray | None  # (rows, cols) float32 cosine similarity to the query, or None
+    fractions: np.ndarray | None  # (rows, cols, n_classes) float32, physics encoder only
+    classes: tuple[str, ...]  # names of the fraction channels
+    valid: np.ndarray  # (rows, cols) float32 share of valid pixels per window
+    embeddings: np.ndarray | None  # (rows, cols, dim) float32 when asked for
+    transform: Affine  # of the heat-map grid: one cell = one window
+    crs: str
+    window: int
+    sensor: Sensor
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.valid.shape
+
+
+def window_grid(width: int, height: int, window: int = PATCH_SIZE) -> tuple[int, int, int, int]:
+    """(rows, cols, top, left) of the centred non-overlapping window grid of a raster."""
+    rows, cols = height // window, width // window
+    if rows == 0 or cols == 0:
+        raise TileError(f"raster of {width} x {height} px is smaller than one {window} px window")
+    return rows, cols, (height - rows * window) // 2, (width - cols * window) // 2
+
+
+def _valid_pixels(patches: np.ndarray, sensor: Sensor, nodata: float | None) -> np.ndarray:
+    """(N, B, H, W) -> (N, H, W) bool: finite in every band and not no-data in all bands."""
+    valid = np.isfinite(patches).all(axis=1)
+    fill = 0.0 if sensor == "S2" and nodata is None else nodata
+    if fill is not None:
+        valid &= ~(patches == fill).all(axis=1)
+    return valid
+
+
+def _encode(
+    encoder: Encoder, patches: np.ndarray, sensor: Sensor
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Embeddings and, where the encoder measures them, class fractions of one batch."""
+    class_fractions = getattr(encoder, "class_fractions", None)
+    embed_fractions = getattr(encoder, "embed_fractions", None)
+    if class_fractions is not None and embed_fractions is not None:
+        # One pass: the physics encoder's embedding is a function of its class fractions.
+        with np.errstate(over="ignore"):  # its soft thresholds saturate exp() on extreme pixels
+            fractions, _ = class_fractions(patches, sensor)
+        return embed_fractions(fractions), fractions
+    return encoder.encode_images(patches, sensor), None
+
+
+def heat_map(
+    path: str | Path,
+    encoder: Encoder,
+    query: np.ndarray | None = None,
+    sensor: Sensor | None = None,
+    window: int = PATCH_SIZE,
+    keep_embeddings: bool = False,
+    progress: bool = True,
+) -> HeatMap:
+    """Heat map of a large raster by windows (see module docstring).
+
+    `query`: a (dim,) L2-normalised vector (e.g. `encoder.encode_text([text])[0]`) to score each
+    window against; `sensor`: "S1" or "S2", by default from the band count (2 or 12).
+    """
+    path = Path(path)
+    if query is not None:
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if query.shape[0] != encoder.info.dim:
+            raise TileError(f"query vector has {query.shape[0]} values, the encoder "
+                            f"{encoder.info.id} makes {encoder.info.dim}")  # fmt: skip
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), rasterio.open(path) as src:
+            return _heat_map(src, encoder, query, sensor, window, keep_embeddings, progress)
+    except RasterioError as exc:
+        raise TileError(f"{path.name}: cannot be read as a raster ({exc})") from exc
+
+
+def _heat_map(src, encoder, query, sensor, window, keep_embeddings, progress) -> HeatMap:
+    name = Path(src.name).name
+    by_count = {n: s for s, n in BANDS_BY_SENSOR.items()}
+    if sensor is None:
+        if src.count not in by_count:
+            raise TileError(f"{name} has {src.count} bands: expected 12 (Sentinel-2 L2A, B01..B12 "
+                            "without B10) or 2 (Sentinel-1 VV, VH in dB)")  # fmt: skip
+        sensor = by_count[src.count]
+    elif BANDS_BY_SENSOR.get(sensor) != src.count:
+        raise TileError(f"{name} has {src.count} bands, but {sensor} needs "
+                        f"{BANDS_BY_SENSOR.get(sensor, '?')}")  # fmt: skip
+    rows, cols, top, left = window_grid(src.width, src.height, window)
+    dim = encoder.info.dim
+    similarity = np.full((rows, cols), np.nan, np.float32) if query is not None else None
+    valid_share = np.zeros((rows, cols), np.float32)
+    embeddings = np.full((rows, cols, dim), np.nan, np.float32) if keep_embeddings else None
+    fractions = None
+    classes: tuple[str, ...] = tuple(getattr(encoder, "classes", ()))
+    bands = list(range(1, src.count + 1))
+    for r in tqdm(range(rows), desc=f"heat map {name}", unit="row", disable=not progress):
+        strip = src.read(bands, window=Window(left, top + r * window, cols * window, window),
+                         out_dtype=np.float32)  # fmt: skip
+        # (B, window, cols*window) -> (cols, B, window, window): one patch per window.
+        patches = strip.reshape(src.count, window, cols, window).transpose(2, 0, 1, 3)
+        del strip
+        for start in range(0, cols, BATCH_WINDOWS):
+            batch = np.ascontiguousarray(patches[start : start + BATCH_WINDOWS])
+            share = _valid_pixels(batch, sensor, src.nodata).mean(axis=(1, 2))
+            valid_share[r, start : start + len(batch)] = share
+            keep = share >= MIN_VALID
+            if not keep.any():
+                continue
+            emb, frac = _encode(encoder, batch[keep], sensor)
+            at = np.flatnonzero(keep) + start
+            if frac is not None:
+                if fractions is None:
+                    fractions = np.full((rows, cols, frac.shape[1]), np.nan, np.float32)
+                fractions[r, at] = frac
+            if similarity is not None:
+                similarity[r, at] = emb @ query
+            if embeddings is not None:
+                embeddings[r, at] = emb
+    transform = src.transform * Affine.translation(left, top) * Affine.scale(window)
+    crs = src.crs.to_string() if src.crs else ""
+    return HeatMap(similarity, fractions, classes, valid_share, embeddings, transform, crs,
+                   window, sensor)  # fmt: skip
+
+
+def save_heat_map(heat: HeatMap, path: str | Path) -> Path:
+    """Write the heat map as a float32 GeoTIFF: similarity (if any), then one band per class."""
+    layers, names = [], []
+    if heat.similarity is not None:
+        layers.append(heat.similarity)
+        names.append("similarity")
+    if heat.fractions is not None:
+        layers += [heat.fractions[..., i] for i in range(heat.fractions.shape[2])]
+        names += [f"fraction {c}" for c in heat.classes]
+    if not layers:
+        raise TileError("the heat map has no layer to save (no query and no class fractions)")
+    path = Path(path)
+    rows, cols = heat.shape
+    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": len(layers),
+               "dtype": "float32", "transform": heat.transform, "nodata": np.nan,
+               "compress": "deflate", "crs": heat.crs or None}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.stack(layers))
+        dst.descriptions = tuple(names)
+    return path

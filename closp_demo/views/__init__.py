@@ -1,0 +1,1 @@
+"""Showing results: gallery and table rows, the Leaflet map, HTML escaping."""

@@ -1,0 +1,91 @@
+"""Search results -> what the UI shows: gallery entries, a results table, map items, status text.
+
+Strings from data (labels, places, filenames) go into plain-text widgets here; the map layer
+escapes everything it puts into HTML (closp_demo.views.map).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from closp_demo.search.engine import Result
+from closp_demo.sensors import SENSOR_NAMES
+from closp_demo.views.map import MapItem
+
+TABLE_COLUMNS = ["rank", "score", "sensor", "labels", "place", "date", "source", "evidence", "id"]
+PLACE_COLUMN = "km from place"
+
+
+def _date(ts: str) -> str:
+    return ts[:10] if ts else "unknown date"
+
+
+def _labels(result: Result) -> str:
+    return ", ".join(result.labels) if result.labels else "unlabelled"
+
+
+def evidence_summary(result: Result, top: int = 3) -> str:
+    weights = result.evidence.get("class_weights", {})
+    ranked = sorted(weights.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{name} {w:.0%}" for name, w in ranked if w >= 0.005)
+
+
+def caption(result: Result) -> str:
+    # Gradio shows one line of caption: lead with what differs between results (full row in the
+    # table and the map popup).
+    what = "your upload" if result.origin != "corpus" else _labels(result)
+    return (
+        f"#{result.rank} {result.sensor} · {result.score:.3f} · {what} · {result.place} · "
+        f"{_date(result.timestamp)}"
+    )
+
+
+def gallery_items(results: Sequence[Result]) -> list[tuple[str, str]]:
+    return [(r.thumbnail, caption(r)) for r in results]
+
+
+def results_table(results: Sequence[Result]) -> pd.DataFrame:
+    rows = [
+        [r.rank, round(r.score, 4), r.sensor, _labels(r), r.place, _date(r.timestamp), r.source,
+         evidence_summary(r), r.image_id]
+        for r in results
+    ]  # fmt: skip
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    if any(r.distance_km is not None for r in results):  # a place query: how far each one is
+        km = [None if r.distance_km is None else round(r.distance_km, 1) for r in results]
+        table.insert(2, PLACE_COLUMN, km)
+    return table
+
+
+def map_items(
+    results: Sequence[Result], thumbnail_url: Callable[[str], str | None]
+) -> list[MapItem]:
+    items = []
+    for r in results:
+        details = {
+            "score": f"{r.score:.3f}",
+            **({} if r.distance_km is None else {"from place": f"{r.distance_km:,.0f} km"}),
+            "sensor": SENSOR_NAMES.get(r.sensor, r.sensor),
+            "labels": _labels(r),
+            "place": r.place,
+            "date": _date(r.timestamp),
+            "source": r.source,
+        }
+        if evidence_summary(r):
+            details["evidence"] = evidence_summary(r)
+        items.append(
+            MapItem(
+                item_id=r.image_id, sensor=r.sensor, footprint=list(r.footprint),
+                title=f"#{r.rank} {r.image_id}", details=details,
+                thumbnail_url=thumbnail_url(r.thumbnail), rank=r.rank,
+            )
+        )  # fmt: skip
+    return items
+
+
+def static_url(path: str | Path) -> str:
+    """URL under which Gradio serves a file inside a registered static path."""
+    return f"/gradio_api/file={Path(path).resolve()}"
