@@ -4,17 +4,32 @@ Architecture per the authors' code (github.com/DarthReca/closp: models/location_
 models/positional_encoding.py, models/closp.py `GeoCLOSP`; read through the code search index),
 which reuses SatCLIP's encoder (Russwurm et al. 2024, Klemmer et al. 2025):
 - positional encoding: real spherical harmonics Y_l^m for l < L, m in [-l, l] (L = 10: 100
-  features), evaluated at phi = radians(lon + 180), theta = radians(lat + 90);
+  features), evaluated at phi = radians(lon + 180), theta = radians(lat + 90), lon first (their
+  dataset feeds pyproj's inverse (lon, lat));
 - SIREN: hidden layers `sin(w0 * (W x + b))` with w0 = 30 on the first and 1 after, then a linear
   last layer (identity activation); dropout only in training;
 - `location_projection`: nn.Linear from the SIREN output (256 for SatCLIP-L10) to the text width,
   then L2 normalisation (GeoCLOSP trains it contrastively against the image embeddings).
 Checkpoint keys: `location_encoder.nnet.layers.{i}.weight|bias`,
 `location_encoder.nnet.last_layer.weight|bias`, `location_projection.weight|bias`; the sizes are
-read from the tensors. The authors evaluate the harmonics with SatCLIP's pre-generated analytic
-formulas; we use the closed form of the same functions (their `SH_closed_form`: Condon-Shortley
-phase in the Legendre recursion, sqrt(2) on m != 0). The two are meant to agree; that was not
-checkable against real GeoCLOSP weights here.
+read from the tensors.
+
+The harmonics are SatCLIP's "analytic" ones: the default of the authors' `SphericalHarmonics`,
+and what the pretrained SatCLIP tower that GeoCLOSP loads (configs/loc_default.yaml:
+satclip-resnet50-l10.ckpt) was trained with. SatCLIP's sympy generator
+(satclip/positional_encoding/spherical_harmonics_generate_ylms.py, `calc_ylm`) printed them into
+spherical_harmonics_ylm.py. They differ from the textbook (Condon-Shortley, orthonormal) ones, and
+a SIREN trained on them needs them exactly so:
+- m != 0: `(-1)**m * sqrt(2) * K(l, |m|) * assoc_legendre(l, |m|, cos(theta))` times
+  cos(m phi) or sin(|m| phi). sympy's assoc_legendre already carries the Condon-Shortley phase
+  (-1)^m, so the two cancel: no phase, i.e. the odd-|m| features are minus the textbook ones.
+- m = 0: `sqrt((2*l + 1) / 4 * pi) * P_l(cos(theta))`: by precedence pi times the orthonormal
+  value sqrt((2l + 1) / (4 pi)) P_l.
+We evaluate the same functions in closed form (recursion, float64). tests/encoders/test_location.py
+checks them against expressions copied from the generated file and against textbook harmonics.
+The authors' own copy (models/spherical_armonics.py, imported as `SH`) is not in the code index;
+its interface is SatCLIP's, so we take it to be SatCLIP's 2023 file (its m = 0 values are pi times
+textbook; a 2024 regeneration seen elsewhere has the textbook m = 0, which would break this).
 """
 
 from __future__ import annotations
@@ -36,13 +51,14 @@ class LocationLoadError(ValueError):
 
 
 def _legendre(l_deg: int, m: int, x: torch.Tensor) -> torch.Tensor:
-    """Associated Legendre P_l^m(x) with the Condon-Shortley phase, by the standard recursion."""
+    """Associated Legendre P_l^m(x) WITHOUT the Condon-Shortley phase (SatCLIP's net convention),
+    by the standard recursion."""
     pmm = torch.ones_like(x)
     if m > 0:
         somx2 = torch.sqrt(torch.clamp((1 - x) * (1 + x), min=0.0))
         fact = 1.0
         for _ in range(m):
-            pmm = -pmm * fact * somx2
+            pmm = pmm * fact * somx2
             fact += 2.0
     if l_deg == m:
         return pmm
@@ -56,13 +72,18 @@ def _legendre(l_deg: int, m: int, x: torch.Tensor) -> torch.Tensor:
 
 
 def _norm(l_deg: int, m: int) -> float:
+    """SatCLIP's factor for order m >= 0: sqrt(2) K(l, m) for m > 0, and for m = 0 its generator's
+    sqrt((2l + 1) / 4 * pi) = pi K(l, 0), kept as written because the trained weights expect it."""
+    if m == 0:
+        return math.sqrt((2 * l_deg + 1) / 4 * math.pi)
     return math.sqrt(
-        (2 * l_deg + 1) * math.factorial(l_deg - m) / (4 * math.pi * math.factorial(l_deg + m))
+        2 * (2 * l_deg + 1) * math.factorial(l_deg - m) / (4 * math.pi * math.factorial(l_deg + m))
     )
 
 
 class SphericalHarmonics(nn.Module):
-    """(N, 2) lon/lat degrees -> (N, L*L) real spherical harmonics, ordered l, then m = -l..l."""
+    """(N, 2) lon/lat degrees -> (N, L*L) SatCLIP's real spherical harmonics, ordered l, then
+    m = -l..l as in its `SphericalHarmonics.forward`."""
 
     def __init__(self, legendre_polys: int = 10) -> None:
         super().__init__()
@@ -78,9 +99,9 @@ class SphericalHarmonics(nn.Module):
             for m in range(-l_deg, l_deg + 1):
                 p = _legendre(l_deg, abs(m), cos_theta) * _norm(l_deg, abs(m))
                 if m > 0:
-                    p = math.sqrt(2.0) * torch.cos(m * phi) * p
+                    p = torch.cos(m * phi) * p
                 elif m < 0:
-                    p = math.sqrt(2.0) * torch.sin(-m * phi) * p
+                    p = torch.sin(-m * phi) * p
                 out.append(p)
         return torch.stack(out, dim=-1).to(lonlat.dtype)
 

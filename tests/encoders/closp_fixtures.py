@@ -59,20 +59,22 @@ from transformers import BertConfig, BertModel, PretrainedConfig, PreTrainedMode
 
 
 def _real_sh(lon, lat, L):
-    """Real spherical harmonics from numpy's Legendre polynomials (d^m/dx^m P_l), the SatCLIP
-    convention: theta = lat + 90, phi = lon + 180, Condon-Shortley phase, sqrt(2) for m != 0."""
+    """SatCLIP's analytic real spherical harmonics (the functions its sympy-generated
+    spherical_harmonics_ylm.py holds), from numpy's Legendre polynomials: theta = lat + 90,
+    phi = lon + 180; P_l^m = (1 - x^2)^(m/2) d^m/dx^m P_l with no Condon-Shortley phase;
+    sqrt(2) K for m != 0; and pi K for m = 0 (the generator's sqrt((2l + 1) / 4 * pi))."""
     phi = np.radians(np.asarray(lon, dtype=np.float64) + 180.0)
     x = np.cos(np.radians(np.asarray(lat, dtype=np.float64) + 90.0))
     cols = []
     for l in range(L):
         for m in range(-l, l + 1):
             a = abs(m)
-            dP = np.polynomial.legendre.Legendre.basis(l).deriv(a)(x) if a <= l else 0 * x
-            P = (-1) ** a * (1 - x * x) ** (a / 2) * dP
+            dP = np.polynomial.legendre.Legendre.basis(l).deriv(a)(x)
+            P = (1 - x * x) ** (a / 2) * dP
             k = math.sqrt((2 * l + 1) / (4 * math.pi)
                           * math.factorial(l - a) / math.factorial(l + a))
             if m == 0:
-                cols.append(k * P)
+                cols.append(math.pi * k * P)
             elif m > 0:
                 cols.append(math.sqrt(2) * k * P * np.cos(m * phi))
             else:
