@@ -15,12 +15,20 @@ stratum the images are drawn with `--seed`. `--per-sensor` makes `--size` a per-
 Resuming: progress goes to a work folder (default `.<out>.work` beside `--out`) in chunks of
 `--batch` images, each chunk's vectors and rows in one file written atomically after its
 thumbnails. A rerun with the same plan skips finished chunks; the folder is removed on success.
+
+Report: samples that cannot be read are refused one by one (the rest is built), and listed with
+their reasons in `build_report.json` beside the corpus, with the labels no class matched
+("unmapped: NAME", counted, never relevant to a class), the images of unknown date and the band
+choices made (`build_report`); the CLI prints a summary. Each image's h5 key is kept in the
+corpus's `source_key` column (qrels name images by it), its unmapped labels in
+`unmapped_labels` (JSON list).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -42,6 +50,7 @@ from closp_demo.sensors import SENSORS
 
 UNLABELLED = "(unlabelled)"
 PLAN_FILE = "plan.json"
+REPORT_FILE = "build_report.json"
 
 
 class SubsetError(ValueError):
@@ -127,8 +136,11 @@ def _check_work(work: Path, identity: dict) -> None:
 
 def embed_resumable(
     clm: Path, plan: pd.DataFrame, encoder: Encoder, work: Path, batch: int
-) -> tuple[list[dict], np.ndarray]:
-    """Embed the plan chunk by chunk, keeping every finished chunk in `work`; skip finished ones."""
+) -> tuple[list[dict], np.ndarray, list[tuple[str, str]]]:
+    """Embed the plan chunk by chunk, keeping every finished chunk in `work`; skip finished ones.
+
+    Returns the rows, the vectors and [(key, reason)] of planned samples that could not be read
+    (each chunk keeps its own, so a resumed build refuses the same keys)."""
     info = encoder.info
     identity = {
         "clm": str(Path(clm).resolve()),
@@ -149,26 +161,36 @@ def embed_resumable(
         for rows, path in zip(chunks, paths, strict=True):
             if path.is_file():
                 continue
-            records = [crisislandmark.read_record(h5, row) for _, row in rows.iterrows()]
+            records, refused = crisislandmark.read_records(h5, rows)
             meta, vectors = embed_records(
                 records, encoder, thumbs, total=len(records), batch=batch, progress=False
             )
             tmp = path.with_name(path.stem + ".partial.npz")
-            np.savez(tmp, vectors=vectors, rows=json.dumps(meta))
+            np.savez(tmp, vectors=vectors, rows=json.dumps(meta), refused=json.dumps(refused))
             os.replace(tmp, path)  # a chunk exists only once complete
             bar.update(len(rows))
     all_rows: list[dict] = []
     all_vectors = []
+    all_refused: list[tuple[str, str]] = []
     for rows, path in zip(chunks, paths, strict=True):
         with np.load(path) as saved:
             meta = json.loads(str(saved["rows"]))
+            refused = [tuple(r) for r in json.loads(str(saved["refused"]))]
             all_vectors.append(saved["vectors"])
-        ids = zip(rows["key"], rows["sensor"], strict=True)
+        skipped = {key for key, _ in refused}
+        kept = rows[~rows["key"].isin(skipped)]
+        ids = zip(kept["key"], kept["sensor"], strict=True)
         want = [crisislandmark.image_id(k, s) for k, s in ids]
         if [m["image_id"] for m in meta] != want:
             raise SubsetError(f"{path}: does not hold the planned images; delete {work}")
+        for m, key, unmapped in zip(meta, kept["key"], kept["unmapped"], strict=True):
+            m["source_key"] = key  # qrels name images by their h5 key
+            m["unmapped_labels"] = json.dumps(list(unmapped))
         all_rows += meta
-    return all_rows, np.concatenate(all_vectors).astype(np.float32)
+        all_refused += refused
+    dim = encoder.info.dim
+    matrix = np.concatenate(all_vectors) if all_vectors else np.zeros((0, dim))
+    return all_rows, matrix.astype(np.float32), all_refused
 
 
 def make_encoder(name: str, device: str = "auto") -> Encoder:
@@ -225,18 +247,69 @@ def build_subset(
         raise SubsetError(f"--batch must be at least 1, got {batch}")
     clm, out = Path(clm), Path(out)
     cat = crisislandmark.catalogue(clm, split or None)
+    where = f" in split {split!r}" if split else ""
     if cat.empty:
-        raise SubsetError(f"{clm}: no readable samples" + (f" in split {split!r}" if split else ""))
+        raise SubsetError(f"{clm}: no readable samples{where}{_refusal_hint(cat.attrs)}")
     plan = plan_subset(cat, size, per_sensor, seed)
     enc = make_encoder(encoder, device) if isinstance(encoder, str) else encoder
     work = Path(work) if work else out.parent / f".{out.name}.work"
-    rows, vectors = embed_resumable(clm, plan, enc, work, batch)
+    rows, vectors, refused = embed_resumable(clm, plan, enc, work, batch)
+    if not rows:
+        key, reason = refused[0]
+        raise SubsetError(
+            f"{clm}: none of the {len(plan)} planned samples{where} could be read (first: "
+            f"{key}: {reason}); nothing written"
+        )
+    report = build_report(cat, rows, refused)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         staged = shutil.copytree(work / THUMBNAILS, Path(tmp) / THUMBNAILS)
         credits = {crisislandmark.SOURCE: crisislandmark.ATTRIBUTION}
         manifest = write_corpus(out, rows, vectors, enc, command, staged, credits)
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     shutil.rmtree(work)
-    return manifest
+    return {**manifest, "report": report}
+
+
+def _refusal_hint(attrs: dict) -> str:
+    refused = attrs.get("refused", [])
+    return f"; {len(refused)} refused, first {refused[0][0]}: {refused[0][1]}" if refused else ""
+
+
+def build_report(cat: pd.DataFrame, rows: list[dict], read_refused: list) -> dict:
+    """What the build left out or could not map: written beside the corpus as build_report.json.
+
+    `catalogue_unmapped_labels` counts catalogue rows (after the split filter) per unknown label;
+    `images_unmapped_labels` / `images_unknown_date` count images of the built corpus."""
+    refused = [*cat.attrs.get("refused", []), *read_refused]
+    return {
+        "catalogue_samples": len(cat),
+        "absent_shards": list(cat.attrs.get("absent_shards", [])),
+        "metadata_keys_without_sample": int(cat.attrs.get("missing", 0)),
+        "refused": [{"key": key, "reason": reason} for key, reason in refused],
+        "catalogue_unmapped_labels": crisislandmark.unmapped_counts(cat["unmapped"]),
+        "images": len(rows),
+        "images_unmapped_labels": sum(r["unmapped_labels"] != "[]" for r in rows),
+        "images_unknown_date": sum(not r["timestamp"] for r in rows),
+        "notes": list(cat.attrs.get("notes", [])),
+    }
+
+
+def report_lines(report: dict) -> list[str]:
+    """The build report in a few lines for the terminal."""
+    lines = [f"{report['images']} images written, {len(report['refused'])} samples refused"]
+    lines += [f"  refused {r['key']}: {r['reason']}" for r in report["refused"][:20]]
+    if len(report["refused"]) > 20:
+        lines.append(f"  ... and {len(report['refused']) - 20} more (see {REPORT_FILE})")
+    unmapped = report["catalogue_unmapped_labels"]
+    if unmapped:
+        shown = ", ".join(f"{name!r} x{n}" for name, n in list(unmapped.items())[:10])
+        lines.append(f"labels kept out of every class (catalogue rows): {shown}")
+        lines.append(f"  {report['images_unmapped_labels']} written images carry one")
+    if report["images_unknown_date"]:
+        lines.append(f"{report['images_unknown_date']} images have an unknown date")
+    if report["absent_shards"]:
+        lines.append(f"shards not present: {len(report['absent_shards'])}")
+    return lines  # the notes (band choices) are logged when the catalogue is read
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="test", help="metadata split ('' = every split)")
     parser.add_argument("--work", type=Path, help="progress folder (default .<out>.work)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     command = "python -m closp_demo.corpus.build_subset " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
@@ -277,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({k: manifest[k] for k in ("count", "counts_by_sensor")}, indent=2))
+    print("\n".join(report_lines(manifest["report"])), file=sys.stderr)
     return 0
 
 

@@ -2,10 +2,12 @@
 
 CrisisLandMark harmonises every label into the 9 Dynamic World (DW) classes plus 3 crisis
 classes; CORINE labels (BigEarthNet) are mapped to DW as CrisisLandMark publishes it.
+`harmonise_label` reads any spelling a source may use (see its docstring).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 DW_CLASSES: tuple[str, ...] = (
@@ -107,3 +109,68 @@ def clc19_to_dw(labels: Iterable[str]) -> tuple[str, ...]:
             raise KeyError(f"unknown BigEarthNet-19 label: {label!r}")
         out.add(CLC19_TO_DW[label])
     return tuple(c for c in ALL_CLASSES if c in out)
+
+
+# Crisis label spellings beyond the canonical names: plurals, the British "burnt", and the bare
+# event words a flood / earthquake / fire source may use for its positive class.
+CRISIS_ALIASES: dict[str, str] = {
+    "Flooded Areas": "Flooded Area",
+    "Flood Area": "Flooded Area",
+    "Flood": "Flooded Area",
+    "Floods": "Flooded Area",
+    "Flooded": "Flooded Area",
+    "Flooding": "Flooded Area",
+    "Earthquake Damages": "Earthquake Damage",
+    "Earthquake Damaged": "Earthquake Damage",
+    "Earthquake": "Earthquake Damage",
+    "Earthquakes": "Earthquake Damage",
+    "Burned Areas": "Burned Area",
+    "Burnt Area": "Burned Area",
+    "Burnt Areas": "Burned Area",
+    "Burned": "Burned Area",
+    "Burnt": "Burned Area",
+    "Burn Scar": "Burned Area",
+    "Burn Scars": "Burned Area",
+}
+# CORINE names as other releases spell them ("Peat bogs" is CLC's own; BigEarthNet writes
+# "Peatbogs").
+CORINE_ALIASES: dict[str, str] = {"Peat bogs": "Flooded Vegetation"}
+
+_SPACING = re.compile(r"[\s_,-]+")
+
+
+def label_key(name: str) -> str:
+    """Case- and spelling-insensitive form: lower case, "_", "-", "," and runs of whitespace as
+    one space, "&" as "and" ("Shrub_and_Scrub", "shrub & scrub" -> "shrub and scrub")."""
+    return _SPACING.sub(" ", name.replace("&", " and ").lower()).strip()
+
+
+def _harmonised_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    sources = (
+        {c: c for c in ALL_CLASSES}, CLC43_TO_DW, CLC19_TO_DW, CORINE_ALIASES, CRISIS_ALIASES,
+    )  # fmt: skip
+    for mapping in sources:
+        for name, target in mapping.items():
+            key = label_key(name)
+            if table.setdefault(key, target) != target:  # a spelling may not mean two classes
+                raise ValueError(f"label {name!r} maps to {table[key]!r} and {target!r}")
+    return table
+
+
+_HARMONISED = _harmonised_table()
+
+
+def harmonise_label(name: str) -> str | None:
+    """A source label -> its DW / crisis class in `ALL_CLASSES`, or None when unknown.
+
+    Read: the 12 class names; Dynamic World's band names (`flooded_vegetation`, `snow_and_ice`,
+    ...); CORINE-43 and BigEarthNet CORINE-19 names (mapped as CrisisLandMark publishes); the
+    crisis spellings in `CRISIS_ALIASES`; all case-, whitespace-, "_"/"-"/","-insensitive.
+    """
+    return _HARMONISED.get(label_key(name))
+
+
+def accepted_spellings() -> dict[str, str]:
+    """Every accepted label form (`label_key` form) -> its class, for reports and docs."""
+    return dict(sorted(_HARMONISED.items()))

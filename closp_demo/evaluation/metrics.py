@@ -424,12 +424,13 @@ class MetricReport:
         }
 
     def query_table(self, metric: str) -> pd.DataFrame:
-        """One row per query with R >= 1: query, kind, n_relevant, mean_relevant_gain, and
+        """One row per query with R >= 1: query, query_id, kind, n_relevant, mean_relevant_gain, and
         `metric` for the model, the random expectation and the presence oracle."""
         if metric not in self.metrics:
             raise ValueError(f"{metric!r} is not reported here; reported: {self.metrics}")
         scored = self.per_query["n_relevant"] > 0
-        out = self.per_query.loc[scored, ["query", "kind", "n_relevant", "mean_relevant_gain"]]
+        columns = ["query", "query_id", "kind", "n_relevant", "mean_relevant_gain"]
+        out = self.per_query.loc[scored, columns]
         return out.assign(
             model=self.per_query.loc[scored, metric],
             random=self.random_per_query.loc[scored, metric],
@@ -724,11 +725,14 @@ def _query_markdown(rep: MetricReport, kinds: set[str] | None) -> list[str]:
     if t.empty:
         return [*lines, "No such query has a relevant image here."]
     with_kind = t["kind"].nunique() > 1
-    head = ["query", *(["kind"] if with_kind else []), "relevant images", "mean relevant gain"]
+    with_id = bool((t["kind"] == "qrels").any())  # official queries are known by their id
+    head = ["query", *(["id"] if with_id else []), *(["kind"] if with_kind else [])]
+    head += ["relevant images", "mean relevant gain"]
     head += [f"{metric} {RANKING_NAMES[r]}" for r in ("model", "random", "oracle")]
     body = [
         [
             str(r.query),
+            *([str(r.query_id)] if with_id else []),
             *([str(r.kind)] if with_kind else []),
             str(r.n_relevant),
             _fmt(r.mean_relevant_gain),

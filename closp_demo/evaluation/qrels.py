@@ -14,7 +14,9 @@ CrisisLandMark ships these files without documenting their format. Assumptions, 
   follow its format; a (query, document) pair judged twice with different scores is an error;
 - a qrels query id must appear in `queries.jsonl`; queries without judgements in the chosen split
   are dropped from the returned list;
-- `split=None` picks the only split, else "test" (the BEIR convention), else it is an error.
+- `split=None` picks the only split, else "test" (the BEIR convention), else it is an error;
+- document ids are CrisisLandMark's h5 keys: `python -m closp_demo.evaluation --qrels` matches
+  them to a built corpus's `source_key` column (its `group` column for corpora built before it).
 Anything else raises `QrelsFormatError` naming the file and line. Scores <= 0 mean not relevant
 (`qrels_gains` clamps negative TREC "junk" scores to 0).
 """
@@ -240,20 +242,24 @@ def available_splits(folder: Path) -> dict[str, Path]:
     return splits
 
 
-def load_crisislandmark_qrels(folder: Path, split: str | None = None) -> tuple[list[Query], Qrels]:
-    """Queries judged in `split` and their qrels {query id: {document id: score}}."""
-    queries_path, _ = _layout(folder)
+def choose_split(folder: Path, split: str | None = None) -> str:
+    """`split` when the folder has it; None: the only split, else "test"; anything else raises."""
     splits = available_splits(folder)
     if split is None:
         if len(splits) == 1:
-            split = next(iter(splits))
-        elif "test" in splits:
-            split = "test"
-        else:
-            raise ValueError(f"several qrels splits {sorted(splits)}: choose one with split=...")
+            return next(iter(splits))
+        if "test" in splits:
+            return "test"
+        raise ValueError(f"several qrels splits {sorted(splits)}: choose one with split=...")
     if split not in splits:
         raise ValueError(f"no qrels split {split!r}; available: {sorted(splits)}")
-    path = splits[split]
+    return split
+
+
+def load_crisislandmark_qrels(folder: Path, split: str | None = None) -> tuple[list[Query], Qrels]:
+    """Queries judged in `split` and their qrels {query id: {document id: score}}."""
+    queries_path, _ = _layout(folder)
+    path = available_splits(folder)[choose_split(folder, split)]
     queries = read_queries_jsonl(queries_path)
     qrels = read_qrels_file(path)
     by_id = {q.query_id: q for q in queries}

@@ -18,7 +18,7 @@ from closp_demo.corpus import sources
 from closp_demo.corpus.sources import crisislandmark as clm
 from closp_demo.corpus.store import THUMBNAILS, load_corpus
 from closp_demo.encoders import create_encoder
-from tests.corpus.sources.clm_fixtures import DEFAULT_PLAN, write_clm
+from tests.corpus.sources.clm_fixtures import DEFAULT_PLAN, CountingEncoder, Interrupted, write_clm
 
 
 @pytest.fixture(scope="module")
@@ -30,29 +30,6 @@ def encoder():
 def folder(tmp_path: Path) -> Path:
     write_clm(tmp_path / "clm")
     return tmp_path / "clm"
-
-
-class Interrupted(RuntimeError):
-    pass
-
-
-class CountingEncoder:
-    """The real encoder, counting image batches and failing after `fail_after` of them."""
-
-    def __init__(self, inner, fail_after: int | None = None) -> None:
-        self.inner, self.info, self.fail_after, self.calls = inner, inner.info, fail_after, 0
-
-    def encode_text(self, texts):
-        return self.inner.encode_text(texts)
-
-    def encode_images(self, images, sensor):
-        if self.fail_after is not None and self.calls >= self.fail_after:
-            raise Interrupted("simulated interruption")
-        self.calls += 1
-        return self.inner.encode_images(images, sensor)
-
-    def explain(self, images, sensor):
-        return self.inner.explain(images, sensor)
 
 
 # ---------------------------------------------------------------- reader
@@ -95,30 +72,35 @@ def test_string_labels_read_like_lists(tmp_path, label_format):
     assert ("Crops", "Built") in a["labels"].tolist()
 
 
-def test_unknown_label_names_the_key(folder):
+def test_unknown_label_is_kept_apart_not_raised(folder):
     meta = pd.read_parquet(folder / "metadata.parquet")
     meta["labels"] = [
         ["Trees", "Lava"] if k == "s2_0003" else list(v)
         for k, v in zip(meta["key"], meta["labels"], strict=True)
     ]
     meta.to_parquet(folder / "metadata.parquet", index=False)
-    with pytest.raises(clm.CrisisLandMarkError, match=r"s2_0003.*'Lava'"):
-        clm.read_metadata(folder)
+    row = clm.read_metadata(folder).set_index("key").loc["s2_0003"]
+    assert row["labels"] == ("Trees",) and row["unmapped"] == ("unmapped: Lava",)
 
 
-def test_unexpected_band_count_names_the_key(folder):
+def test_unexpected_band_count_refuses_that_key_only(folder):
     with h5py.File(folder / "shard_001.h5", "a") as shard:
         del shard["s2_0004"]["image"]
         shard["s2_0004"].create_dataset("image", data=np.zeros((3, 120, 120), np.float32))
-    with pytest.raises(clm.CrisisLandMarkError, match=r"s2_0004.*3 bands"):
-        clm.catalogue(folder)
+    cat = clm.catalogue(folder)
+    (key, reason), *_ = cat.attrs["refused"]
+    assert key == "s2_0004" and "3 bands" in reason and len(cat.attrs["refused"]) == 1
+    assert "s2_0004" not in set(cat["key"]) and len(cat) == len(DEFAULT_PLAN) - 1
 
 
-def test_bad_crs_names_the_key(folder):
+def test_bad_crs_refuses_that_key_only(folder):
     with h5py.File(folder / "shard_000.h5", "a") as shard:
         shard["s2_0000"].attrs["crs"] = "UTM 32N"
-    with pytest.raises(clm.CrisisLandMarkError, match=r"s2_0000.*EPSG"):
-        list(clm.iter_records(folder))
+    refused: list = []
+    keys = [r.extra["key"] for r in clm.iter_records(folder, refused=refused)]
+    assert len(refused) == 1 and refused[0][0] == "s2_0000"
+    assert "'UTM 32N' is not an EPSG code" in refused[0][1]
+    assert len(keys) == len(DEFAULT_PLAN) - 1 and "s2_0000" not in keys
 
 
 def test_missing_shard_drops_its_keys_only(folder):
