@@ -79,7 +79,7 @@ def test_the_checker_catches_a_wrong_direction(tmp_path):
     fake = tmp_path / "closp_demo" / "corpus" / "bad.py"
     fake.parent.mkdir(parents=True)
     fake.write_text("def f():\n    from closp_demo.views.map import render_map\n")
-    (line, name), = imports_of(fake)
+    ((line, name),) = imports_of(fake)
     assert (line, room(name)) == (2, "views")
     assert room(name) not in ALLOWED["corpus"]
     assert "views" not in ALLOWED["search"]
