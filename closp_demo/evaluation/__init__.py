@@ -12,20 +12,12 @@ Typical use (an encoder and a built corpus supply the vectors, labels and sensor
 
 from closp_demo.evaluation.metrics import (
     DEFAULT_KS,
-    EvaluationResult,
-    MetricReport,
     average_precision,
-    binary_relevance,
     condense,
-    evaluate,
-    graded_relevance,
-    judged_mask,
     ndcg_at_k,
     precision_at_k,
     rank,
     recall_at_k,
-    relevance_matrix,
-    run_evaluation,
 )
 from closp_demo.evaluation.qrels import (
     QrelsFormatError,
@@ -33,6 +25,14 @@ from closp_demo.evaluation.qrels import (
     qrels_gains,
 )
 from closp_demo.evaluation.queries import Query, load_queries
+from closp_demo.evaluation.relevance import (
+    binary_relevance,
+    graded_relevance,
+    judged_mask,
+    relevance_matrix,
+)
+from closp_demo.evaluation.run import EvaluationResult, run_evaluation
+from closp_demo.evaluation.scoring import MetricReport, evaluate
 
 __all__ = [
     "DEFAULT_KS",

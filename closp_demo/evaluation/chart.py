@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # not pyplot: no global state shared by server threads
 
-from closp_demo.evaluation.metrics import EvaluationResult
+from closp_demo.evaluation.run import EvaluationResult
 
 SENSOR_COLOURS = {"S1": "#e4572e", "S2": "#2e86de", "both": "#7f8c8d"}
 

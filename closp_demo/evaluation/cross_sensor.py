@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from closp_demo.evaluation.markdown import markdown_table
+
 
 def twin_recall(
     vectors: np.ndarray,
@@ -47,9 +49,8 @@ def to_markdown(result: dict[str, dict[str, float]]) -> str:
     if not result:
         return "No S1/S2 pairs in this corpus.\n"
     keys = [k for k in next(iter(result.values())) if k not in ("n", "candidates")]
-    lines = ["| direction | pairs | candidates | " + " | ".join(keys) + " |",
-             "|---|---|---|" + "---|" * len(keys)]  # fmt: skip
+    rows = [["direction", "pairs", "candidates", *keys]]
     for direction, s in result.items():
-        cells = " | ".join(f"{s[k]:.3f}" for k in keys)
-        lines.append(f"| {direction} | {int(s['n'])} | {int(s['candidates'])} | {cells} |")
-    return "\n".join(lines) + "\n"
+        rows.append([direction, str(int(s["n"])), str(int(s["candidates"]))])
+        rows[-1] += [f"{s[k]:.3f}" for k in keys]
+    return "\n".join(markdown_table(rows)) + "\n"

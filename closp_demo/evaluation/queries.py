@@ -1,7 +1,7 @@
 """Evaluation queries: the 12 class names and natural-language paraphrases of them.
 
 Every query maps to a SET of relevant classes (usually one): an image is relevant when it carries
-any of them (see `metrics.graded_relevance` for the graded share). The class-name queries are the
+any of them (see `relevance.graded_relevance` for the graded share). The class-name queries are the
 class names of `labels.ALL_CLASSES` verbatim (9 Dynamic World + 3 crisis classes). The paraphrases
 live in `queries.json` beside this module: 3-6 per class, as a user would type them ("lake",
 "farmland", "collapsed buildings"), plus a few that name several classes ("savanna" -> Grass or

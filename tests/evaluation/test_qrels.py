@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from closp_demo.evaluation.metrics import run_evaluation
 from closp_demo.evaluation.qrels import (
     QrelsFormatError,
     available_splits,
@@ -19,6 +18,7 @@ from closp_demo.evaluation.qrels import (
     read_qrels_file,
     read_queries_jsonl,
 )
+from closp_demo.evaluation.run import run_evaluation
 
 QUERIES = [
     {"_id": "q1", "text": "Water", "metadata": {}},

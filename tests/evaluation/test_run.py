@@ -2,63 +2,23 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from closp_demo.corpus.labels import ALL_CLASSES, clc19_to_dw
-from closp_demo.evaluation.metrics import run_evaluation
 from closp_demo.evaluation.queries import Query, load_queries
+from closp_demo.evaluation.run import run_evaluation
 from closp_demo.sensors import s2_band
-
-
-@pytest.fixture(scope="module")
-def ben(samples_dir: Path) -> dict:
-    """The shared BigEarthNet patches as a corpus: one entry per available S1 / S2 image."""
-    folder = samples_dir / "bigearthnet"
-    with open(folder / "ben_patches.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    with np.load(folder / "ben_patches.npz") as npz:  # each npz[key] re-reads: load once
-        arrays = {"s1": npz["s1"], "s2": npz["s2"]}
-    labels, sensors, images = [], [], []
-    for i, row in enumerate(rows):
-        dw = clc19_to_dw(row["labels_clc19"].split("|"))
-        for sensor, key in (("S1", "has_s1"), ("S2", "has_s2")):
-            if row[key] == "True":
-                labels.append(dw)
-                sensors.append(sensor)
-                images.append(arrays[sensor.lower()][i])
-    return {"labels": labels, "sensors": sensors, "images": images}
-
-
-def label_share_vectors(labels) -> np.ndarray:
-    """An oracle 'encoder': each image embeds as the share of each class among its labels."""
-    out = np.zeros((len(labels), len(ALL_CLASSES)), np.float32)
-    for i, ls in enumerate(labels):
-        for c in ls:
-            out[i, ALL_CLASSES.index(c)] = 1 / len(ls)
-    return out
-
-
-def class_indicator_vectors(queries: list[Query]) -> np.ndarray:
-    return np.array(
-        [[float(c in q.classes) for c in ALL_CLASSES] for q in queries], dtype=np.float32
-    )
+from tests.helpers.evaluation import (
+    class_indicator_vectors,
+    label_share_result,
+    label_share_vectors,
+)
 
 
 def test_oracle_scores_rank_perfectly_per_sensor(ben: dict) -> None:
     # Dot products of these vectors equal the graded gains, so every list is in ideal order.
     queries = load_queries("all")
-    result = run_evaluation(
-        class_indicator_vectors(queries),
-        label_share_vectors(ben["labels"]),
-        ben["labels"],
-        ben["sensors"],
-        queries,
-        n_shuffles=20,
-    )
+    result = label_share_result(ben, queries, n_shuffles=20)
     n_s1, n_s2 = ben["sensors"].count("S1"), ben["sensors"].count("S2")
     assert result.n_images == {"S1": n_s1, "S2": n_s2, "both": n_s1 + n_s2}
     assert list(result.reports) == ["S1", "S2", "both"]
@@ -109,34 +69,14 @@ def test_water_fraction_from_real_pixels_beats_random(ben: dict) -> None:
     assert report.means["nDCG@10"] > report.random_expected["nDCG@10"] + 0.3
 
 
-def test_markdown_report(ben: dict) -> None:
-    queries = load_queries("all")
-    result = run_evaluation(
-        class_indicator_vectors(queries),
-        label_share_vectors(ben["labels"]),
-        ben["labels"],
-        ben["sensors"],
-        queries,
-        n_shuffles=10,
-    )
-    text = result.to_markdown(per_query=True)
-    assert "### S1 (Sentinel-1 SAR)" in text and "### S2 (Sentinel-2 MSI)" in text
-    assert "### both (S1 + S2, one mixed corpus)" in text
-    assert "@100, @1000 not reported" in text and "@1000 not reported" in text
-    assert "random, Monte-Carlo (10 shuffles, seed 0)" in text
-    # The label-share encoder ranks ideally: nDCG and MAP 1, at or above the presence oracle.
-    assert "| all (n=" in text and "| model | 1.000 |" in text
-    assert "|  | presence oracle, expected |" in text
-    for report in result.reports.values():
-        assert report.means["nDCG@10"] >= report.oracle_expected["nDCG@10"]
-        assert report.oracle_expected["AP"] == 1.0
-    assert "| snow covered mountains |" not in text  # no relevant image: not listed per query
-    assert "| Water | class |" in text and "| lake | paraphrase |" in text
-    summary = result.summary()
+def test_summary_long_table(ben: dict, mixed_kinds_result) -> None:
+    summary = label_share_result(ben, load_queries("all"), n_shuffles=10).summary()
     assert set(summary["subset"]) == {"S1", "S2", "both"}
     groups = set(summary["group"])
     assert {"all", "class", "paraphrase", "random (expected)"} <= groups
     assert {"presence oracle (expected)", "paraphrase: presence oracle (expected)"} <= groups
+    groups = set(mixed_kinds_result.summary()["group"])
+    assert {"presence oracle (expected)", "class: presence oracle (expected)"} <= groups
 
 
 def test_binary_relevance_changes_ndcg_not_ap(ben: dict) -> None:

@@ -1,5 +1,6 @@
-"""Presence oracle (relevant items first, random order within relevant and within irrelevant):
-its closed forms against brute force, its place between random and ideal, and its reporting."""
+"""Random baseline and presence oracle (relevant items first, random order within relevant and
+within irrelevant): their closed forms against brute force over every order, the Monte-Carlo
+check, and the oracle's place between random and ideal."""
 
 from __future__ import annotations
 
@@ -9,15 +10,70 @@ import math
 import numpy as np
 import pytest
 
-from closp_demo.evaluation.metrics import (
-    evaluate,
+from closp_demo.evaluation.baselines import (
     expected_oracle_average_precision,
     expected_oracle_ndcg,
+    expected_oracle_precision,
     expected_oracle_recall,
-    run_evaluation,
+    expected_random_average_precision,
+    expected_random_ndcg,
+    expected_random_precision,
+    expected_random_recall,
+    random_baseline_monte_carlo,
 )
-from closp_demo.evaluation.queries import Query
-from tests.evaluation.test_metrics import assert_expectations_match
+from closp_demo.evaluation.metrics import average_precision, ndcg_at_k, precision_at_k, recall_at_k
+from closp_demo.evaluation.scoring import evaluate
+
+# --- random baseline ------------------------------------------------------------------------
+
+
+def test_expected_random_metrics_equal_the_mean_over_all_permutations() -> None:
+    # Exhaustive check of the closed forms: every one of the 5! orders, equally likely.
+    gains = np.array([1.0, 0.0, 1 / 3, 0.0, 0.5])
+    perms = list(itertools.permutations(range(gains.size)))
+    for k in (1, 2, 4, 5, 7):
+        assert_expectations_match(perms, gains, k, "random")
+
+
+def assert_expectations_match(perms: list, gains: np.ndarray, k: int, ranking: str) -> None:
+    """The closed forms of `ranking` ("random" or "oracle") equal the mean over `perms`."""
+    n, r = gains.size, int((gains > 0).sum())
+    fns = {
+        "random": (expected_random_ndcg, expected_random_precision, expected_random_recall,
+                   expected_random_average_precision),
+        "oracle": (expected_oracle_ndcg, expected_oracle_precision, expected_oracle_recall,
+                   expected_oracle_average_precision),
+    }[ranking]  # fmt: skip
+    ndcg, prec, rec, ap = fns
+    assert ndcg(gains, k) == pytest.approx(np.mean([ndcg_at_k(p, gains, k) for p in perms]))
+    assert prec(r, n, k) == pytest.approx(np.mean([precision_at_k(p, gains, k) for p in perms]))
+    assert rec(r, n, k) == pytest.approx(np.mean([recall_at_k(p, gains, k) for p in perms]))
+    assert ap(r, n) == pytest.approx(np.mean([average_precision(p, gains) for p in perms]))
+
+
+def test_expected_random_ap_edge_cases() -> None:
+    assert expected_random_average_precision(1, 1) == 1.0
+    assert expected_random_average_precision(4, 4) == pytest.approx(1.0)
+    # One relevant among n: E[AP] = E[1/position] = H_n / n; n = 3 -> (1 + 1/2 + 1/3) / 3.
+    assert expected_random_average_precision(1, 3) == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    assert math.isnan(expected_random_average_precision(0, 3))
+    with pytest.raises(ValueError, match="R <= n"):
+        expected_random_average_precision(4, 3)
+
+
+def test_monte_carlo_agrees_with_the_expectation() -> None:
+    rng = np.random.default_rng(7)
+    gains = np.where(rng.random((6, 400)) < 0.15, rng.random((6, 400)), 0.0)
+    gains[:, 0] = 1.0  # every query has a relevant item
+    ks = (10, 50)
+    mc, se = random_baseline_monte_carlo(gains, ks, n_shuffles=300, seed=1)
+    report = evaluate(rng.random(gains.shape), gains, ks=ks, n_shuffles=0)
+    for metric, expected in report.random_expected.items():
+        assert abs(mc[metric] - expected) <= 4 * se[metric] + 1e-3, metric
+    assert report.random_monte_carlo == {}
+
+
+# --- presence oracle ------------------------------------------------------------------------
 
 
 def oracle_rankings(gains: np.ndarray) -> list[np.ndarray]:
@@ -104,60 +160,3 @@ def test_a_presence_encoder_averages_to_the_oracle() -> None:
     stderr = np.std(draws, ddof=1) / math.sqrt(len(draws))
     assert abs(np.mean(draws) - exact) <= 4 * stderr + 1e-9
     assert exact < 1
-
-
-def test_per_query_tables_and_kind_means() -> None:
-    queries = [
-        Query("Water", ("Water",), "class"),
-        Query("a lake", ("Water",), "paraphrase"),
-        Query("Trees", ("Trees",), "class"),
-        Query("Snow and Ice", ("Snow and Ice",), "class"),
-    ]
-    labels = [("Water",), ("Water", "Trees"), ("Trees",), ("Trees", "Crops", "Water"), ("Crops",)]
-    sensors = ["S2"] * 5
-    rng = np.random.default_rng(0)
-    result = run_evaluation(
-        rng.normal(size=(4, 6)), rng.normal(size=(5, 6)), labels, sensors, queries, ks=(3,)
-    )
-    rep = result.reports["S2"]
-    water = rep.per_query.index[rep.per_query["query"] == "Water"][0]
-    gains = np.array([1.0, 0.5, 0.0, 1 / 3, 0.0])
-    assert rep.per_query.loc[water, "mean_relevant_gain"] == pytest.approx(np.mean([1, 0.5, 1 / 3]))
-    assert rep.oracle_per_query.loc[water, "nDCG@3"] == pytest.approx(
-        expected_oracle_ndcg(gains, 3)
-    )
-    # Snow and Ice has no relevant image: NaN everywhere and out of every mean.
-    snow = rep.per_query.index[rep.per_query["query"] == "Snow and Ice"][0]
-    assert rep.oracle_per_query.loc[snow].isna().all()
-    assert rep.random_per_query.loc[snow].isna().all()
-    scored = rep.per_query["n_relevant"] > 0
-    assert rep.oracle_expected["nDCG@3"] == pytest.approx(
-        rep.oracle_per_query.loc[scored, "nDCG@3"].mean()
-    )
-    by_kind = rep.kind_means("oracle")
-    assert set(by_kind) == {"class", "paraphrase"}
-    # The paraphrase asks for the same class as "Water": same oracle.
-    assert by_kind["paraphrase"]["nDCG@3"] == pytest.approx(
-        rep.oracle_per_query.loc[water, "nDCG@3"]
-    )
-    table = rep.query_table("nDCG@3")
-    assert table["query"].tolist() == ["Water", "a lake", "Trees"]
-    with pytest.raises(ValueError, match="not reported"):
-        rep.query_table("nDCG@10")
-    with pytest.raises(ValueError, match="ranking must be"):
-        rep.kind_means("ideal")  # type: ignore[arg-type]
-
-    text = result.to_markdown(per_query="class")
-    assert "| presence oracle, expected |" in text
-    water_row = table.iloc[0]
-    assert (
-        f"| Water | 3 | {water_row.mean_relevant_gain:.3f} | {water_row.model:.3f} | "
-        f"{water_row.random:.3f} | {water_row.oracle:.3f} |"
-    ) in text
-    assert "| a lake |" not in text and "| Snow and Ice |" not in text  # other kind / no R
-    assert "| a lake | paraphrase |" in result.to_markdown(per_query=True)
-    assert "| Water | 3 |" not in result.to_markdown()
-    with pytest.raises(ValueError, match="unknown query kind"):
-        result.to_markdown(per_query="classes")
-    groups = set(result.summary()["group"])
-    assert {"presence oracle (expected)", "class: presence oracle (expected)"} <= groups
