@@ -6,7 +6,7 @@ Scores the corpus embeddings (what the app serves) against the query list in
 `closp_demo/evaluation/queries.json`, per sensor, with two baselines of the same run (a random
 ranking, and the presence oracle: relevant images first in random order, the ceiling for an
 encoder that knows which classes an image carries but not how many labels it has; both exact
-expectations, see `closp_demo/evaluation/metrics.py`), and measures cross-sensor consistency on
+expectations, see `closp_demo/evaluation/baselines.py`), and measures cross-sensor consistency on
 S1/S2 pairs. `--split` restricts the judged images to dataset splits (the physics rules were looked
 at on BigEarthNet `train` only; report the others). `--per-query` adds per-query nDCG tables
 (model, random expectation, presence oracle, number of relevant images); bare, it lists the
@@ -43,6 +43,17 @@ from closp_demo.evaluation.qrels import (
 from closp_demo.evaluation.report import machine_line, replace_section
 
 
+def _judged_rows(
+    meta: pd.DataFrame, keep: np.ndarray, source: str | None, splits: list[str] | None
+) -> np.ndarray:
+    """Row numbers kept by `keep`, restricted to one source and to dataset splits if given."""
+    if source:
+        keep = keep & (meta["source"] == source).to_numpy()
+    if splits:
+        keep = keep & meta["split"].isin(splits).to_numpy()
+    return np.flatnonzero(keep)
+
+
 def evaluate_loaded(
     corpus: Corpus, encoder: Encoder, source: str | None = None,
     splits: list[str] | None = None, queries_kind: str = "all", per_query: str | None = None,
@@ -52,12 +63,7 @@ def evaluate_loaded(
     `per_query`: None for no per-query table, else a query kind ("class", "paraphrase") or "all".
     """
     meta = corpus.metadata
-    keep = (meta["labels"] != "").to_numpy()
-    if source:
-        keep = keep & (meta["source"] == source).to_numpy()
-    if splits:
-        keep = keep & meta["split"].isin(splits).to_numpy()
-    rows = np.flatnonzero(keep)
+    rows = _judged_rows(meta, (meta["labels"] != "").to_numpy(), source, splits)
     if not len(rows):
         return "This corpus has no labelled images to evaluate on.", None
     vectors = np.asarray(corpus.embeddings)[rows]
@@ -100,12 +106,7 @@ def evaluate_qrels(
     queries, qrels = load_crisislandmark_qrels(qrels_dir, split)
     meta = corpus.metadata
     keys, column = source_keys(meta)
-    keep = (keys != "").to_numpy()
-    if source:
-        keep = keep & (meta["source"] == source).to_numpy()
-    if splits:
-        keep = keep & meta["split"].isin(splits).to_numpy()
-    rows = np.flatnonzero(keep)
+    rows = _judged_rows(meta, (keys != "").to_numpy(), source, splits)
     if not len(rows):
         return (
             "This corpus has no image with a source key (CrisisLandMark h5 key) to match the "

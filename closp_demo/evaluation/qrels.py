@@ -273,7 +273,7 @@ def load_crisislandmark_qrels(folder: Path, split: str | None = None) -> tuple[l
 
 
 def qrels_gains(qrels: Qrels, queries: Sequence[Query], corpus_ids: Sequence[str]) -> np.ndarray:
-    """(Q, N) gains for `metrics.evaluate` / `run_evaluation`; negative scores clamp to 0.
+    """(Q, N) gains for `scoring.evaluate` / `run_evaluation`; negative scores clamp to 0.
 
     Documents missing from the qrels count as not relevant (BEIR); qrels documents missing from
     the corpus are ignored, but none matching at all is an error (ids in a different form?).
