@@ -24,7 +24,7 @@ from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
-from closp_demo.upload.reader import UploadedScene, UploadError, read_upload
+from closp_demo.upload.scene import UploadedScene, UploadError, read_upload
 from closp_demo.views import results as views
 from closp_demo.views.map import AssetMode, MapItem, render_map
 

@@ -97,9 +97,14 @@ def parse_place(
 
 def distances_km(place: Place, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Great-circle (haversine) distance from the place to each (lon, lat), in km."""
-    phi1, phi2 = math.radians(place.lat), np.radians(np.asarray(lat, dtype=np.float64))
+    return great_circle_km(place.lon, place.lat, lon, lat)
+
+
+def great_circle_km(lon0: float, lat0: float, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Haversine distance from (lon0, lat0) to each (lon, lat), degrees in, km out."""
+    phi1, phi2 = math.radians(lat0), np.radians(np.asarray(lat, dtype=np.float64))
     dphi = phi2 - phi1
-    dlmb = np.radians(np.asarray(lon, dtype=np.float64) - place.lon)
+    dlmb = np.radians(np.asarray(lon, dtype=np.float64) - lon0)
     h = np.sin(dphi / 2) ** 2 + math.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 

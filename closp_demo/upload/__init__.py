@@ -1,1 +1,2 @@
-"""Reading uploads: user GeoTIFFs -> validated scenes of 120 x 120 tiles; limits; heat maps."""
+"""Reading uploads: user GeoTIFFs -> validated scenes of 120 x 120 tiles (`scene.read_upload`, built
+from `checks`, `bands` and `windows`); upload limits; heat maps of large rasters (`heatmap`)."""

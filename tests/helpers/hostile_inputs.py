@@ -1,4 +1,4 @@
-"""Hostile and odd uploads for `closp_demo.upload.reader.read_upload`, written by code (no blobs).
+"""Hostile and odd uploads for `closp_demo.upload.scene.read_upload`, written by code (no blobs).
 
 `write_hostile_inputs(folder)` writes every case and returns a list of
 `HostileCase(path, expected, filename)`:

@@ -23,7 +23,7 @@ from closp_demo.corpus.records import ImageRecord
 from closp_demo.corpus.sources import bigearthnet
 from closp_demo.encoders import create_encoder
 from closp_demo.service import Explorer
-from closp_demo.upload.reader import display_name
+from closp_demo.upload.errors import display_name
 from tests.helpers.app_server import running_app
 from tests.helpers.browser import new_page
 from tests.test_isolation import write_patch
