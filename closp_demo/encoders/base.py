@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class EncoderInfo:
     description: str = ""  # one honest line about what it is (shown in the UI)
     sensors: tuple[Sensor, ...] = ("S1", "S2")
     location: bool = False  # also embeds places: has encode_location (GeoCLOSP)
+    land_cover: bool = False  # embeds measured land-cover fractions: a LandCoverEncoder (physics)
 
 
 @dataclass
@@ -70,6 +71,30 @@ class LocatingEncoder(Protocol):
 def can_locate(encoder: object) -> bool:
     info = getattr(encoder, "info", None)
     return bool(getattr(info, "location", False)) and isinstance(encoder, LocatingEncoder)
+
+
+@runtime_checkable
+class LandCoverEncoder(Protocol):
+    """An encoder whose image embedding is a function of land-cover class fractions it measures
+    (the physics baseline): one pass gives both, e.g. for a heat map of a large raster."""
+
+    info: EncoderInfo
+    classes: tuple[str, ...]  # names of the fraction columns
+
+    def class_fractions(
+        self, images: np.ndarray, sensor: Sensor
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(N, B, H, W) -> class fractions (N, len(classes)) and named per-image measurements."""
+        ...
+
+    def embed_fractions(self, fractions: np.ndarray) -> np.ndarray:
+        """(N, len(classes)) fractions -> (N, dim) image embeddings, as `encode_images` makes."""
+        ...
+
+
+def measures_land_cover(encoder: object) -> TypeGuard[LandCoverEncoder]:
+    info = getattr(encoder, "info", None)
+    return bool(getattr(info, "land_cover", False)) and isinstance(encoder, LandCoverEncoder)
 
 
 def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:

@@ -130,6 +130,7 @@ class PhysicsEncoder:
                 "Training-free baseline, NOT the CLOSP model: land-cover evidence from band "
                 "indices (S2) and backscatter (S1) mixed into the all-MiniLM-L6-v2 text space."
             ),
+            land_cover=True,  # class_fractions + embed_fractions (LandCoverEncoder)
         )
 
     def _class_prototypes(self) -> np.ndarray:

@@ -5,8 +5,8 @@ budget of a small server, and need not: the raster is read one strip of windows 
 (a `window`-pixel-high band across the raster), each strip is cut into `window` x `window`
 patches (the encoder's 120 x 120 input), encoded in batches, and only one value per window is
 kept: the similarity of its embedding to a text query and, for encoders that measure land cover
-(the physics baseline), its class fractions. Peak memory is one strip, one batch of encoder
-intermediates and GDAL's block cache, whatever the raster's size.
+(`encoders.base.LandCoverEncoder`: the physics baseline), its class fractions. Peak memory is one
+strip, one batch of encoder intermediates and GDAL's block cache, whatever the raster's size.
 
 Windows follow the corpus convention of `sources.tiling.tiles`: non-overlapping, centred, the
 ragged remainder dropped (10980 = 91 x 120 + 60). Windows with less than half valid pixels
@@ -27,7 +27,7 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from closp_demo.corpus.records import BANDS_BY_SENSOR
-from closp_demo.encoders.base import Encoder
+from closp_demo.encoders.base import Encoder, measures_land_cover
 from closp_demo.sensors import PATCH_SIZE, Sensor
 
 MIN_VALID = 0.5  # a window needs this share of valid pixels to get a value
@@ -80,13 +80,11 @@ def _encode(
     encoder: Encoder, patches: np.ndarray, sensor: Sensor
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Embeddings and, where the encoder measures them, class fractions of one batch."""
-    class_fractions = getattr(encoder, "class_fractions", None)
-    embed_fractions = getattr(encoder, "embed_fractions", None)
-    if class_fractions is not None and embed_fractions is not None:
+    if measures_land_cover(encoder):
         # One pass: the physics encoder's embedding is a function of its class fractions.
         with np.errstate(over="ignore"):  # its soft thresholds saturate exp() on extreme pixels
-            fractions, _ = class_fractions(patches, sensor)
-        return embed_fractions(fractions), fractions
+            fractions, _ = encoder.class_fractions(patches, sensor)
+        return encoder.embed_fractions(fractions), fractions
     return encoder.encode_images(patches, sensor), None
 
 
@@ -134,7 +132,7 @@ def _heat_map(src, encoder, query, sensor, window, keep_embeddings, progress) ->
     valid_share = np.zeros((rows, cols), np.float32)
     embeddings = np.full((rows, cols, dim), np.nan, np.float32) if keep_embeddings else None
     fractions = None
-    classes: tuple[str, ...] = tuple(getattr(encoder, "classes", ()))
+    classes = tuple(encoder.classes) if measures_land_cover(encoder) else ()
     bands = list(range(1, src.count + 1))
     for r in tqdm(range(rows), desc=f"heat map {name}", unit="row", disable=not progress):
         strip = src.read(bands, window=Window(left, top + r * window, cols * window, window),

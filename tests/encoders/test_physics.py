@@ -5,7 +5,7 @@ import pytest
 
 from closp_demo.corpus.sources import bigearthnet
 from closp_demo.encoders import create_encoder
-from closp_demo.encoders.base import Encoder
+from closp_demo.encoders.base import Encoder, LandCoverEncoder, measures_land_cover
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,17 @@ def test_obeys_the_interface(encoder):
     assert encoder.info.dim == 384
     t = encoder.encode_text(["lake"])
     assert t.shape == (1, 384)
+
+
+def test_land_cover_capability_is_declared_and_one_pass_equals_encode_images(encoder, ben):
+    assert encoder.info.land_cover and isinstance(encoder, LandCoverEncoder)
+    assert measures_land_cover(encoder)
+    images = np.stack([r.image for r in ben["S2"][:4]])
+    fractions, _ = encoder.class_fractions(images, "S2")
+    assert fractions.shape == (4, len(encoder.classes))
+    np.testing.assert_array_equal(
+        encoder.embed_fractions(fractions), encoder.encode_images(images, "S2")
+    )
 
 
 def _pair_order(scores, positives, negatives):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -9,6 +11,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from closp_demo.encoders import create_encoder
+from closp_demo.encoders.base import measures_land_cover
 from closp_demo.sensors import S1_BANDS, S2_BANDS
 from closp_demo.upload.heatmap import TileError, heat_map, save_heat_map, window_grid
 
@@ -74,6 +77,34 @@ def test_heat_map_matches_encoding_each_window(s2_raster, encoder):
         # the geotransform of a heat-map cell is that of its window's corner
         assert heat.transform * (3, 2) == src.transform * (left + 3 * W, top + 2 * W)
     assert heat.classes == encoder.classes
+
+
+class OnlyEmbeds:
+    """The physics encoder seen through the plain `Encoder` interface: no land-cover capability."""
+
+    def __init__(self, encoder):
+        self.info, self.encode_images = encoder.info, encoder.encode_images
+
+
+class Undeclared(OnlyEmbeds):
+    """Has the land-cover methods but does not declare them (`info.land_cover` False)."""
+
+    def __init__(self, encoder):
+        super().__init__(encoder)
+        self.info = dataclasses.replace(encoder.info, land_cover=False)
+        self.classes, self.class_fractions = encoder.classes, encoder.class_fractions
+        self.embed_fractions = encoder.embed_fractions
+
+
+def test_fractions_only_from_an_encoder_that_declares_land_cover(s2_raster, encoder):
+    query = encoder.encode_text(["dense forest"])[0]
+    full = heat_map(s2_raster, encoder, query, progress=False)
+    for plain in (OnlyEmbeds(encoder), Undeclared(encoder)):
+        assert not measures_land_cover(plain)
+        heat = heat_map(s2_raster, plain, query, progress=False)
+        assert heat.fractions is None and heat.classes == ()
+        # the same embeddings by the generic route: encode_images per window
+        np.testing.assert_allclose(heat.similarity, full.similarity, atol=1e-6, equal_nan=True)
 
 
 def test_keep_embeddings_and_no_query(s2_raster, encoder):
