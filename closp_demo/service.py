@@ -6,7 +6,6 @@ facing failure becomes an `Answer` with a clear message; nothing raises into the
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import sys
@@ -24,9 +23,9 @@ from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
-from closp_demo.upload.scene import UploadedScene, UploadError, read_upload
+from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
-from closp_demo.views.map import AssetMode, MapItem, render_map
+from closp_demo.views.map import AssetMode, render_map
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -98,12 +97,25 @@ class Explorer:
         return thumbnails.file_data_uri(path)  # a session's upload: never served publicly
 
     def render(
-        self, results: list[Result], extra: list[MapItem] | None = None, place: Place | None = None
+        self, results: list[Result], query: Result | None = None, place: Place | None = None
     ) -> tuple[str, float]:
+        """The map of `results` (after the `query` image, an upload, when there is one)."""
         t0 = time.perf_counter()
-        items = (extra or []) + views.map_items(results, self._thumb_url)
+        items = views.map_items(results, self._thumb_url, query)
         html_map = render_map(items, self.asset_mode, place=place)  # MapPlace.coerce reads it
         return html_map, (time.perf_counter() - t0) * 1e3
+
+    def _show(
+        self, results: list[Result], timings: dict[str, float], query: Result | None = None,
+        place: Place | None = None, render: bool = True,
+    ) -> tuple[list[tuple[str, str]], str, pd.DataFrame]:  # fmt: skip
+        """Results, corpus images and uploads alike -> gallery, map and table (timed)."""
+        t0 = time.perf_counter()
+        gallery = views.gallery_items(results) if render else []
+        table = views.results_table(results)
+        timings["views_ms"] = (time.perf_counter() - t0) * 1e3
+        map_html, timings["map_ms"] = self.render(results, query, place) if render else ("", 0.0)
+        return gallery, map_html, table
 
     def text_search(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
@@ -119,11 +131,7 @@ class Explorer:
         except Exception:  # keep serving: log for us, a plain message for the visitor
             log.exception("text search failed for %r", query)
             return _error("The search failed unexpectedly; please try again.")
-        t1 = time.perf_counter()
-        gallery = views.gallery_items(results) if render else []
-        table = views.results_table(results)
-        timings["views_ms"] = (time.perf_counter() - t1) * 1e3
-        map_html, timings["map_ms"] = self.render(results, place=place) if render else ("", 0.0)
+        gallery, map_html, table = self._show(results, timings, place=place, render=render)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         where = "" if place is None else f", {self.engine.place_rule(place)}"
         message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}{where}) in "
@@ -148,6 +156,8 @@ class Explorer:
         self, path: str | Path | None, sensor: str = "both", k: int = 12,
         overlay: Overlay | None = None, filename: str | None = None,
     ) -> Answer:  # fmt: skip
+        """The corpus images nearest an uploaded GeoTIFF; the upload joins `overlay`, so the
+        session's later searches rank it too."""
         if not path:
             return _error("Choose a GeoTIFF file (.tif) to upload.")
         t0 = time.perf_counter()
@@ -164,20 +174,18 @@ class Explorer:
             return _error("This file could not be processed; please check it is a Sentinel-1 or "
                           "Sentinel-2 GeoTIFF.")  # fmt: skip
         preview = thumbnails.render(scene.preview, scene.sensor)
-        query_item = _scene_item(scene, thumbnails.data_uri(preview))
+        thumb = thumbnails.save(preview, self.upload_dir / f"{uuid.uuid4().hex}.webp")
+        upload = views.upload_result(scene, str(thumb))
         if overlay is not None:
-            thumb = self.upload_dir / f"{uuid.uuid4().hex}.webp"
-            thumbnails.save(preview, thumb)
-            overlay.add(OverlayItem(vector, _scene_result(scene, str(thumb))))
-        map_html, map_ms = self.render(results, [query_item])
-        timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3,
-                   "map_ms": map_ms, "total_ms": (time.perf_counter() - t0) * 1e3}  # fmt: skip
+            overlay.add(OverlayItem(vector, upload))
+        timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3}
+        gallery, map_html, table = self._show(results, timings, query=upload)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         message = (
             f"{scene.filename}: {scene.sensor} {scene.level}, {scene.width}×{scene.height} px"
             f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
         )
-        return Answer(views.gallery_items(results), map_html, views.results_table(results), message,
-                      True, timings, preview, list(scene.notes))  # fmt: skip
+        return Answer(gallery, map_html, table, message, True, timings, preview, list(scene.notes))
 
     def evaluation(self) -> tuple[str, object]:
         """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""
@@ -190,27 +198,6 @@ class Explorer:
         return text, per_query_chart(result)
 
 
-def _scene_item(scene: UploadedScene, thumb: str) -> MapItem:
-    return MapItem(
-        item_id="upload", sensor="query", footprint=list(scene.footprint),
-        title=f"Your upload: {scene.filename}",
-        details={
-            "sensor": f"{scene.sensor} {scene.level}",
-            "size": f"{scene.width}×{scene.height} px",
-            "CRS": scene.crs,
-        },
-        thumbnail_url=thumb, rank=None,
-    )  # fmt: skip
-
-
-def _scene_result(scene: UploadedScene, thumb: str) -> Result:
-    return Result(
-        rank=0, score=0.0, image_id=f"upload:{scene.filename}", sensor=scene.sensor,
-        source="your upload", labels=(), place=scene.filename, timestamp="",
-        footprint=list(scene.footprint), thumbnail=thumb, origin="your upload",
-    )  # fmt: skip
-
-
 def _manifest_encoder(corpus_dir: Path) -> str:
     import json
 
@@ -218,7 +205,3 @@ def _manifest_encoder(corpus_dir: Path) -> str:
         return json.loads((corpus_dir / "manifest.json").read_text())["encoder"]["id"]
     except (OSError, ValueError, KeyError):
         return "physics-minilm"
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=True)

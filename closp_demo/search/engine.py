@@ -38,10 +38,11 @@ class Result:
     place: str
     timestamp: str
     footprint: list[tuple[float, float]]
-    thumbnail: str  # file path (corpus) or data: URI (uploads)
+    thumbnail: str  # file path: the corpus's thumbnail, or an upload's saved preview
     evidence: dict = field(default_factory=dict)
     origin: str = "corpus"  # "corpus" or "your upload"
     distance_km: float | None = None  # from the query's place, when it has one
+    facts: dict[str, str] = field(default_factory=dict)  # an upload's level, size, CRS
 
 
 @dataclass

@@ -1,7 +1,10 @@
-"""Search results -> what the UI shows: gallery entries, a results table, map items, status text.
+"""Search results -> what the UI shows: gallery entries, a results table, map items.
 
-Strings from data (labels, places, filenames) go into plain-text widgets here; the map layer
-escapes everything it puts into HTML (closp_demo.views.map).
+Corpus images and uploads take the same route: an uploaded scene becomes a `Result` once
+(`upload_result`), which is both the query drawn on the map of its own search and, in the session's
+overlay, an image later searches rank like any other. Strings from data (labels, places,
+filenames) go into plain-text widgets here; the map layer escapes everything it puts into HTML
+(closp_demo.views.map).
 """
 
 from __future__ import annotations
@@ -13,10 +16,27 @@ import pandas as pd
 
 from closp_demo.search.engine import Result
 from closp_demo.sensors import SENSOR_NAMES
+from closp_demo.upload.scene import UploadedScene
 from closp_demo.views.map import MapItem
 
 TABLE_COLUMNS = ["rank", "score", "sensor", "labels", "place", "date", "source", "evidence", "id"]
 PLACE_COLUMN = "km from place"
+UPLOAD_ORIGIN = "your upload"  # `Result.origin` and source of a session's upload
+
+
+def upload_result(scene: UploadedScene, thumbnail: str) -> Result:
+    """An uploaded scene as a result (rank and score are set by each search that ranks it);
+    `thumbnail`: its rendered preview, a file path."""
+    return Result(
+        rank=0, score=0.0, image_id=f"upload:{scene.filename}", sensor=scene.sensor,
+        source=UPLOAD_ORIGIN, labels=(), place=scene.filename, timestamp="",
+        footprint=list(scene.footprint), thumbnail=thumbnail, origin=UPLOAD_ORIGIN,
+        facts={
+            "sensor": f"{scene.sensor} {scene.level}",
+            "size": f"{scene.width}×{scene.height} px",
+            "CRS": scene.crs,
+        },
+    )  # fmt: skip
 
 
 def _date(ts: str) -> str:
@@ -36,7 +56,7 @@ def evidence_summary(result: Result, top: int = 3) -> str:
 def caption(result: Result) -> str:
     # Gradio shows one line of caption: lead with what differs between results (full row in the
     # table and the map popup).
-    what = "your upload" if result.origin != "corpus" else _labels(result)
+    what = UPLOAD_ORIGIN if result.origin != "corpus" else _labels(result)
     return (
         f"#{result.rank} {result.sensor} · {result.score:.3f} · {what} · {result.place} · "
         f"{_date(result.timestamp)}"
@@ -61,29 +81,42 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
 
 
 def map_items(
-    results: Sequence[Result], thumbnail_url: Callable[[str], str | None]
+    results: Sequence[Result],
+    thumbnail_url: Callable[[str], str | None],
+    query: Result | None = None,
 ) -> list[MapItem]:
-    items = []
-    for r in results:
-        details = {
-            "score": f"{r.score:.3f}",
-            **({} if r.distance_km is None else {"from place": f"{r.distance_km:,.0f} km"}),
-            "sensor": SENSOR_NAMES.get(r.sensor, r.sensor),
-            "labels": _labels(r),
-            "place": r.place,
-            "date": _date(r.timestamp),
-            "source": r.source,
-        }
-        if evidence_summary(r):
-            details["evidence"] = evidence_summary(r)
-        items.append(
-            MapItem(
-                item_id=r.image_id, sensor=r.sensor, footprint=list(r.footprint),
-                title=f"#{r.rank} {r.image_id}", details=details,
-                thumbnail_url=thumbnail_url(r.thumbnail), rank=r.rank,
-            )
-        )  # fmt: skip
-    return items
+    """The results on the map, after the query image (an upload) when there is one."""
+    items = [] if query is None else [query_map_item(query, thumbnail_url)]
+    return items + [map_item(r, thumbnail_url) for r in results]
+
+
+def map_item(result: Result, thumbnail_url: Callable[[str], str | None]) -> MapItem:
+    r = result
+    details = {
+        "score": f"{r.score:.3f}",
+        **({} if r.distance_km is None else {"from place": f"{r.distance_km:,.0f} km"}),
+        "sensor": SENSOR_NAMES.get(r.sensor, r.sensor),
+        "labels": _labels(r),
+        "place": r.place,
+        "date": _date(r.timestamp),
+        "source": r.source,
+    }
+    if evidence_summary(r):
+        details["evidence"] = evidence_summary(r)
+    return MapItem(
+        item_id=r.image_id, sensor=r.sensor, footprint=list(r.footprint),
+        title=f"#{r.rank} {r.image_id}", details=details,
+        thumbnail_url=thumbnail_url(r.thumbnail), rank=r.rank,
+    )  # fmt: skip
+
+
+def query_map_item(result: Result, thumbnail_url: Callable[[str], str | None]) -> MapItem:
+    """The image searched with, drawn in the query style: unranked, with its facts."""
+    return MapItem(
+        item_id="upload", sensor="query", footprint=list(result.footprint),
+        title=f"Your upload: {result.place}", details=result.facts,
+        thumbnail_url=thumbnail_url(result.thumbnail), rank=None,
+    )  # fmt: skip
 
 
 def static_url(path: str | Path) -> str:
