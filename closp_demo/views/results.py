@@ -29,7 +29,7 @@ def upload_result(scene: UploadedScene, thumbnail: str) -> Result:
     `thumbnail`: its rendered preview, a file path."""
     return Result(
         rank=0, score=0.0, image_id=f"upload:{scene.filename}", sensor=scene.sensor,
-        source=UPLOAD_ORIGIN, labels=(), place=scene.filename, timestamp="",
+        source=UPLOAD_ORIGIN, labels=(), place=scene.filename, timestamp=scene.timestamp or "",
         footprint=list(scene.footprint), thumbnail=thumbnail, origin=UPLOAD_ORIGIN,
         facts={
             "sensor": f"{scene.sensor} {scene.level}",

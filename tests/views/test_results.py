@@ -77,3 +77,12 @@ def test_the_map_draws_the_query_upload_then_the_ranked_results(upload):
     assert (second.item_id, second.sensor, second.rank) == ("upload:my scene.tif", "S2", 2)
     assert second.details["source"] == UPLOAD_ORIGIN and second.details["labels"] == "unlabelled"
     assert map_items([corpus_result(1)], url) == [first]  # no query: the results alone
+
+
+def test_an_upload_keeps_the_acquisition_date_of_its_filename(tmp_path):
+    name = "S2A_MSIL2A_20190915T105021_N0213_R051_T30SXH.tif"
+    scene = read_upload(write_tif(tmp_path / name, s2_dn(130, 130, seed=4)))
+    result = upload_result(scene, str(tmp_path / "thumb.webp"))
+    assert result.timestamp.startswith("2019-09-15")
+    ((_, text),) = gallery_items([result])
+    assert text.endswith("2019-09-15")
