@@ -17,6 +17,7 @@ from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
 from closp_demo.upload.limits import Limits
+from closp_demo.views.assets import read_text_asset
 from closp_demo.views.escape import escape_markdown
 
 EXAMPLES = [
@@ -31,41 +32,10 @@ EXAMPLES = [
 ]
 SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel-2 optical", "S2")]
 PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within radius", "within")]
-# A click on the result map (an <iframe srcdoc>, same origin) posts {type: "closp-place", lat, lon}
-# (closp_demo/views/map.py); this fills the place fields. Only messages from this page's own iframes
-# count, and only finite numbers in range are taken.
-PLACE_FROM_MAP_JS = """
-if (!window.__clospPlaceListener) {
-  window.__clospPlaceListener = true;
-  const setNumber = (id, value) => {
-    const input = document.querySelector(`#${id} input`);
-    if (!input) return;
-    input.value = String(value);
-    input.dispatchEvent(new Event("input", { bubbles: true }));
-  };
-  const fill = (lat, lon, tries) => {
-    const ready = ["#place-lat input", "#place-lon input"].every((s) => document.querySelector(s));
-    if (!ready) {
-      // a closed accordion renders no inputs: open it once, then wait for them
-      if (tries === 100) document.querySelector("#place-box .label-wrap")?.click();
-      if (tries > 0) setTimeout(() => fill(lat, lon, tries - 1), 50);
-      return;
-    }
-    setNumber("place-lat", lat);  // their change events switch "Anywhere" to "Prefer nearby"
-    setNumber("place-lon", lon);
-  };
-  window.addEventListener("message", (event) => {
-    const d = event.data;
-    if (!d || d.type !== "closp-place") return;
-    const fromOurMap = [...document.querySelectorAll("iframe")].some(
-      (f) => f.contentWindow === event.source);
-    const lat = Number(d.lat), lon = Number(d.lon);
-    if (!fromOurMap || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
-    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
-    fill(lat, lon, 100);  // up to 5 s for the accordion to render
-  });
-}
-"""
+# The page's browser code (assets/js): a click on the result map fills the place fields, and a
+# place given switches "Anywhere" to "Prefer nearby".
+PLACE_FROM_MAP_JS = read_text_asset("js/place-from-map.js")
+PLACE_MODE_JS = read_text_asset("js/place-mode.js")
 
 
 def status_md(answer: Answer) -> str:
@@ -172,10 +142,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         # Giving a place (map click or typing) switches "Anywhere" on to "Prefer nearby"; in the
         # browser, through Gradio's own state (a DOM click on the radio was lost under load).
         for field in (lat, lon):
-            field.change(
-                None, [place_mode, field], [place_mode], api_name=False,
-                js="(mode, value) => (mode === 'off' && value !== null) ? 'prefer' : mode",
-            )  # fmt: skip
+            field.change(None, [place_mode, field], [place_mode], api_name=False, js=PLACE_MODE_JS)
         for trigger in (search_btn.click, query.submit):
             trigger(on_search, [query, sensor, k, overlay, *place_inputs], outputs, api_name=False)
         gr.api(explorer_api(explorer), api_name="search")

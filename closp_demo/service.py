@@ -25,12 +25,12 @@ from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, Place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
 from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
-from closp_demo.views.map import AssetMode, render_map
+from closp_demo.views.assets import ASSETS_DIR, AssetMode
+from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO_ROOT / "precomputed"
-ASSETS_DIR = REPO_ROOT / "assets"
 
 
 @dataclass

@@ -62,18 +62,13 @@ def _number(value: object, what: str) -> float | None:
     return number
 
 
-def parse_place(
-    lat: object,
-    lon: object,
-    radius_km: object = DEFAULT_RADIUS_KM,
-    mode: str = "prefer",
-    weight: object = DEFAULT_WEIGHT,
-) -> Place | None:
-    """Validate the UI / API fields. None when the place is switched off."""
-    if mode not in PLACE_MODES:
-        raise PlaceError(f"unknown place mode {mode!r}: choose one of {PLACE_MODES}")
-    if mode == "off":
-        return None
+def check_place(
+    lat: object, lon: object, radius_km: object = None
+) -> tuple[float, float, float | None]:
+    """The one rule for a place's numbers, for the search (`parse_place`) and the map
+    (`closp_demo.views.map.MapPlace`, whose values go into the page's script): finite decimal
+    degrees, latitude within +-90, longitude within +-180, and a radius above 0 and at most
+    MAX_RADIUS_KM, or None (blank) for none. Returns (lat, lon, radius_km) as floats."""
     la, lo = _number(lat, "Latitude"), _number(lon, "Longitude")
     if la is None or lo is None:
         raise PlaceError(
@@ -85,9 +80,26 @@ def parse_place(
     if not -180.0 <= lo <= 180.0:
         raise PlaceError(f"Longitude must be between -180 and 180 degrees, got {lo:g}")
     radius = _number(radius_km, "Radius")
-    radius = DEFAULT_RADIUS_KM if radius is None else radius
-    if not 0.0 < radius <= MAX_RADIUS_KM:
+    if radius is not None and not 0.0 < radius <= MAX_RADIUS_KM:
         raise PlaceError(f"Radius must be above 0 and at most {MAX_RADIUS_KM:g} km, got {radius:g}")
+    return la, lo, radius
+
+
+def parse_place(
+    lat: object,
+    lon: object,
+    radius_km: object = DEFAULT_RADIUS_KM,
+    mode: str = "prefer",
+    weight: object = DEFAULT_WEIGHT,
+) -> Place | None:
+    """Validate the UI / API fields. None when the place is switched off; a blank radius is the
+    default one."""
+    if mode not in PLACE_MODES:
+        raise PlaceError(f"unknown place mode {mode!r}: choose one of {PLACE_MODES}")
+    if mode == "off":
+        return None
+    la, lo, radius = check_place(lat, lon, radius_km)
+    radius = DEFAULT_RADIUS_KM if radius is None else radius
     w = _number(weight, "Place weight")
     w = DEFAULT_WEIGHT if w is None else w
     if not 0.0 <= w <= 1.0:

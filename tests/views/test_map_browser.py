@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from closp_demo.corpus import thumbnails
-from closp_demo.views import map as mapview
+from closp_demo.views.assets import ASSETS_DIR
 from closp_demo.views.map import INLINE, AssetMode, MapItem, render_map
 from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING, new_page
 
@@ -146,7 +146,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture
 def local_server(tmp_path) -> Iterator[tuple[str, Path]]:
     """http.server on 127.0.0.1 (free port) serving tmp_path, with assets/ linked in."""
-    (tmp_path / "assets").symlink_to(mapview.ASSETS_DIR, target_is_directory=True)
+    (tmp_path / "assets").symlink_to(ASSETS_DIR, target_is_directory=True)
     handler = functools.partial(QuietHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -170,12 +170,18 @@ def test_url_mode_loads_same_origin_assets_into_srcdoc(page, local_server):
     fetched = {urlparse(url).path for url in page.recorder.allowed}
     assert "/assets/vendor/leaflet/leaflet.js" in fetched
     assert "/assets/vendor/leaflet/leaflet.css" in fetched
+    assert {"/assets/js/result-map.js", "/assets/css/result-map.css"} <= fetched
     assert "/assets/basemap/countries.geo.json" in fetched
     # leaflet.css applied (its relative images/ URLs resolve against the stylesheet).
     overflow = frame.evaluate(
         "getComputedStyle(document.querySelector('.leaflet-container')).overflow"
     )
     assert overflow == "hidden"
+    # the map's own stylesheet came after leaflet.css: its water colour wins
+    water = frame.evaluate(
+        "getComputedStyle(document.querySelector('.leaflet-container')).backgroundColor"
+    )
+    assert water == "rgb(169, 211, 233)"  # #a9d3e9, assets/css/result-map.css
     assert frame.evaluate("document.baseURI").startswith(origin)
     check_not_pwned(page, frame)
 
