@@ -24,7 +24,13 @@ from tqdm import tqdm
 from closp_demo.corpus import sources, thumbnails
 from closp_demo.corpus.index import INDEX_FILE, build_index, save_index
 from closp_demo.corpus.records import ImageRecord
-from closp_demo.corpus.store import EMBEDDINGS, METADATA, THUMBNAILS, write_manifest
+from closp_demo.corpus.store import (
+    EMBEDDINGS,
+    METADATA,
+    REFERENCE_COLUMNS,
+    THUMBNAILS,
+    write_manifest,
+)
 from closp_demo.encoders import Encoder, create_encoder
 from closp_demo.sensors import SENSORS
 
@@ -46,6 +52,7 @@ def record_row(record: ImageRecord, evidence_json: str) -> dict:
         "crs": record.crs, "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy,
         "footprint": json.dumps([[round(x, 6), round(y, 6)] for x, y in ring]),
         "lon": lon, "lat": lat, "evidence": evidence_json,
+        **{c: float(record.extra[c]) for c in REFERENCE_COLUMNS if c in record.extra},
     }  # fmt: skip
 
 

@@ -4,6 +4,7 @@ Layout of a corpus folder (e.g. `precomputed/`):
     manifest.json       encoder id/version/dim, counts by sensor and source, sha256 + size of
                         every file below and of the thumbnail digest, the build command
     metadata.parquet    one row per image, rows sorted by sensor (S1 first), see `COLUMNS`
+                        (and the optional `REFERENCE_COLUMNS`)
     embeddings.npy      (N, dim) float32, L2-normalised, same row order
     index.faiss         FAISS index over the same rows
     thumbnails.sha256   sha256 of every thumbnail, `sha256sum -c` format (one line per image)
@@ -62,6 +63,11 @@ COLUMNS = (
     "image_id", "sensor", "source", "level", "place", "timestamp", "labels", "split", "group",
     "crs", "minx", "miny", "maxx", "maxy", "footprint", "lon", "lat", "evidence",
 )  # fmt: skip
+# Optional float columns: per-image reference measurements a source supplies in
+# `ImageRecord.extra` (Sen1Floods11: shares of the tile its water mask marks as water / as flood
+# water). NaN for images without them; a corpus where no image has one lacks the column, so
+# corpora built before them load unchanged (they are not in `COLUMNS`).
+REFERENCE_COLUMNS = ("water_fraction", "flood_fraction")
 
 
 class CorpusError(RuntimeError):

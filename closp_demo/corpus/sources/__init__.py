@@ -12,9 +12,11 @@ from pathlib import Path
 from types import ModuleType
 
 from closp_demo.corpus.records import ImageRecord
-from closp_demo.corpus.sources import bigearthnet, hydro, majortom, ssl4eo
+from closp_demo.corpus.sources import bigearthnet, hydro, majortom, sen1floods11, ssl4eo
 
-SOURCES: dict[str, ModuleType] = {m.SOURCE: m for m in (bigearthnet, majortom, ssl4eo, hydro)}
+SOURCES: dict[str, ModuleType] = {
+    m.SOURCE: m for m in (bigearthnet, majortom, ssl4eo, hydro, sen1floods11)
+}
 
 
 def iter_all(root: Path, only: Sequence[str] | None = None) -> Iterator[ImageRecord]:
