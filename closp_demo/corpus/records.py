@@ -1,7 +1,7 @@
 """The internal image record, in the CrisisLandMark sample layout.
 
-Every source (BigEarthNet, Major-TOM, SSL4EO, hydro, CrisisLandMark, an upload) produces these;
-every encoder consumes them. Images are float32 (B, 120, 120):
+Every source (BigEarthNet, Major-TOM, SSL4EO, hydro, Sen1Floods11, CrisisLandMark, an upload)
+produces these; every encoder consumes them. Images are float32 (B, 120, 120):
 - S1: B=2, VV and VH backscatter in dB;
 - S2: B=12, L2A band order (`sensors.S2_BANDS`), digital numbers (reflectance x 10000).
 """

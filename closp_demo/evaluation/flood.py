@@ -15,9 +15,10 @@ Every other image is judged not relevant (gain 0): they come from datasets witho
 condensing: a hydro lake ranked above a flooded field costs the score.
 
 Metrics per query and sensor subset (S1, S2, both): nDCG@k (linear gains, log2 discount, as
-`evaluation.metrics`), its exact random expectation, P@k, the rank of the first relevant image
-and which sources fill the top k. Plus cross-sensor twin recall over every S1/S2 pair in the
-corpus and over the Sen1Floods11 pairs alone (still against all images of the other sensor).
+`evaluation.metrics`), its exact random expectation (`evaluation.baselines`), P@k, the rank of
+the first relevant image and which sources fill the top k. Plus cross-sensor twin recall over
+every S1/S2 pair in the corpus and over the Sen1Floods11 pairs alone (still against all images
+of the other sensor).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import pandas as pd
 from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
 from closp_demo.evaluation import cross_sensor, ndcg_at_k, precision_at_k, rank
-from closp_demo.evaluation.metrics import expected_random_ndcg
+from closp_demo.evaluation.baselines import expected_random_ndcg
+from closp_demo.evaluation.markdown import markdown_table
 from closp_demo.evaluation.report import machine_line, replace_section
 
 # Written once, before any retrieval result was seen; not to be tuned to results. They describe
@@ -124,15 +126,14 @@ def twins(corpus: Corpus, source: str = "sen1floods11") -> dict[str, dict[str, d
 
 def _table(frame: pd.DataFrame) -> list[str]:
     cols = [c for c in frame.columns if c not in ("subset", "pool", "relevant")]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    rows = [cols]
     for _, row in frame.iterrows():
-        cells = [f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v))
-                 for v in (row[c] for c in cols)]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append([f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v))
+                     for v in (row[c] for c in cols)])  # fmt: skip
     means = [f"{frame[c].mean():.3f}" if c.startswith(("nDCG", "random", "P@")) else ""
              for c in cols]  # fmt: skip
     means[0] = "**mean**"
-    return [*lines, "| " + " | ".join(means) + " |"]
+    return markdown_table([*rows, means])
 
 
 def flood_report(corpus: Corpus, encoder: Encoder, k: int = 10) -> tuple[str, pd.DataFrame]:
