@@ -22,15 +22,19 @@ lint_browser_code() {
     npm run --prefix tools/lint --silent lint
   fi
 }
+install() {
+  pip_install -r "$1"
+  pip_install --no-deps -r requirements-nodeps.txt
+  # MiniLM's one-off ONNX export (~10-20 s, cached per weights sha256), so the app starts fast
+  "$VENV/bin/python" -m closp_demo.encoders.bert_onnx
+}
 case "$what" in
   app)
-    pip_install -r requirements.txt
-    pip_install --no-deps -r requirements-nodeps.txt
+    install requirements.txt
     exec "$VENV/bin/python" app.py "$@"
     ;;
   test)
-    pip_install -r requirements-dev.txt
-    pip_install --no-deps -r requirements-nodeps.txt
+    install requirements-dev.txt
     # Browser tests drive Debian's Chromium (Playwright's own browser download needs the web).
     if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium install failed"

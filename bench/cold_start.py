@@ -155,10 +155,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_app(corpus: Path, timeout: float = 240.0) -> dict:
-    """Spawn `python app.py`, time the first HTTP 200 and the first /search answer."""
+def run_app(corpus: Path, timeout: float = 240.0, env: dict[str, str] | None = None) -> dict:
+    """Spawn `python app.py`, time the first HTTP 200 and the first /search answer.
+
+    `env`: extra environment variables for the app. The client library is imported before the
+    spawn: a visitor's client is already running, its import is no part of the app's start.
+    """
+    from gradio_client import Client
+
     port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--corpus", str(corpus), "--port", str(port)], cwd=REPO_ROOT,
@@ -179,8 +185,6 @@ def run_app(corpus: Path, timeout: float = 240.0) -> dict:
                 raise RuntimeError(f"app not up after {timeout:.0f} s")
             time.sleep(0.05)
         http_s = time.perf_counter() - t0
-        from gradio_client import Client
-
         t1 = time.perf_counter()
         client = Client(url, verbose=False)
         client_s = time.perf_counter() - t1

@@ -514,6 +514,7 @@ def load_state_dict_encoder(
         pooling="cls",
         max_length=TEXT_MAX_TOKENS,
         pad_to_max=True,
+        backend="torch",  # the checkpoint's weights go into the torch model: no ONNX export
     )
     _load_into(text.model, text_state, "MiniLM text tower")
     dim = int(text.model.config.hidden_size)

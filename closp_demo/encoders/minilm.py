@@ -15,6 +15,8 @@ BertModel, e.g. to load CLOSP's text tower into it) switches that instance to to
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -25,10 +27,14 @@ import numpy as np
 
 from closp_demo.devices import resolve_device
 from closp_demo.encoders.base import l2_normalise
-from closp_demo.encoders.bert_checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from closp_demo.encoders.bert_onnx import CONFIG_FILE, WEIGHTS_FILE
+
+log = logging.getLogger(__name__)
 
 Pooling = Literal["mean", "cls"]
-Backend = Literal["auto", "numpy", "torch"]
+Backend = Literal["auto", "onnx", "numpy", "torch"]
+BACKENDS = ("onnx", "numpy", "torch")
+BACKEND_ENV = "CLOSP_TEXT_BACKEND"
 MINILM_DIM = 384
 
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -158,9 +164,11 @@ class MiniLMText:
     [CLS]/[SEP] included (None: the tokenizer's model_max_length); `pad_to_max`: pad every
     batch to max_length rather than to its longest text.
 
-    `backend`: "numpy" (CPU only, no torch import), "torch", or "auto" (numpy when the device
-    is "cpu", else torch). `.model` is the torch BertModel, built on first access when the
-    backend is numpy; from then on `encode` runs it, so weights loaded into it are used.
+    `backend`: "onnx" (CPU only: onnxruntime over a cached export, `bert_onnx`), "torch"
+    (transformers' BertModel), or "auto": env CLOSP_TEXT_BACKEND if set, else onnx when the
+    device is "cpu", else torch. The network is loaded on the first `encode`. `.model` is the
+    torch BertModel, built on first access; from then on `encode` runs it, so weights loaded into
+    it (CLOSP's fine-tuned text tower) are used.
     """
 
     def __init__(
@@ -174,52 +182,73 @@ class MiniLMText:
     ) -> None:
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
-        if backend not in ("auto", "numpy", "torch"):
-            raise ValueError(f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
         self.device = resolve_device(device)
+        self._auto = backend == "auto"
         if backend == "auto":
-            backend = "numpy" if self.device == "cpu" else "torch"
-        if backend == "numpy" and self.device != "cpu":
-            raise ValueError(f"the numpy backend runs on the CPU only, not {self.device!r}")
+            backend = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"  # type: ignore[assignment]
+        if backend == "auto":
+            backend = "onnx" if self.device == "cpu" else "torch"
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend != "torch" and self.device != "cpu":
+            raise ValueError(f"the {backend} backend runs on the CPU only, not {self.device!r}")
         folder = resolve_model_folder(model_path)
         self.model_path = folder
         self.tokenizer, self.max_length = load_tokenizer(folder, max_length, pad_to_max)
-        self._lock = threading.Lock()  # tokenizers' Rust objects are not re-entrant across threads
-        self._model_lock = threading.Lock()  # one lazy torch build
-        self._torch_model: Any = None
-        self._numpy_model: Any = None
-        if backend == "torch":
-            config = self.model.config
-        else:
-            from closp_demo.encoders.bert_numpy import load_numpy_bert
-
-            self._numpy_model = load_numpy_bert(folder)
-            config = self._numpy_model.config
-        positions = config.max_position_embeddings
+        config = _read_json(folder / CONFIG_FILE)
+        positions = int(config.get("max_position_embeddings", 512))
         if self.max_length > positions:
             raise ValueError(
                 f"max_length {self.max_length} exceeds the model's {positions} positions"
             )
-        self.hidden_size = int(config.hidden_size)
+        self.hidden_size = int(config.get("hidden_size", MINILM_DIM))
         self.pooling: Pooling = pooling
         self.pad_to_max = pad_to_max
+        self._backend: str = backend
+        self._lock = threading.Lock()  # tokenizers' Rust objects are not re-entrant across threads
+        self._model_lock = threading.Lock()  # one lazy network build
+        self._torch_model: Any = None
+        self._cpu_model: Any = None  # OnnxBert (or NumpyBert), built on the first encode
+        self._onnx_holder: Any = None  # keeps a process-only export's folder alive
 
     @property
-    def backend(self) -> Literal["numpy", "torch"]:
-        """What `encode` runs now: "torch" once `.model` exists."""
-        return "torch" if self._torch_model is not None else "numpy"
+    def backend(self) -> str:
+        """What `encode` runs: "torch" once `.model` exists."""
+        return "torch" if self._torch_model is not None else self._backend
 
     @property
     def model(self) -> Any:
-        """The torch BertModel on `device` (imports torch; built once, on first access)."""
+        """transformers' BertModel on `device` (imports torch; built once, on first access)."""
         if self._torch_model is None:
             with self._model_lock:
                 if self._torch_model is None:
-                    from closp_demo.encoders.bert import load_bert
+                    from closp_demo.encoders.bert_onnx import load_torch_bert
 
-                    self._torch_model = load_bert(self.model_path, self.device)
-                    self._numpy_model = None  # encode now runs (and trusts) the torch weights
+                    self._torch_model = load_torch_bert(self.model_path, self.device)
+                    self._cpu_model = None  # encode now runs (and trusts) the torch weights
+                    self._backend = "torch"
         return self._torch_model
+
+    def _cpu_runtime(self) -> Any:
+        """The CPU network (built once), or None when encode runs torch."""
+        with self._model_lock:
+            if self._cpu_model is None and self._backend == "numpy":
+                from closp_demo.encoders.bert_numpy import load_numpy_bert
+
+                self._cpu_model = load_numpy_bert(self.model_path)
+            elif self._cpu_model is None and self._backend == "onnx":
+                from closp_demo.encoders.bert_onnx import OnnxBert, OnnxExportError, ensure_onnx
+
+                try:
+                    path, self._onnx_holder = ensure_onnx(self.model_path)
+                except OnnxExportError as err:
+                    if not self._auto:
+                        raise
+                    log.warning("%s; MiniLM runs on torch instead", err)
+                    self._backend = "torch"
+                    return None
+                self._cpu_model = OnnxBert(path)
+            return self._cpu_model
 
     def _token_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         if isinstance(texts, str):
@@ -251,10 +280,12 @@ class MiniLMText:
         return {k: torch.from_numpy(v) for k, v in self._token_arrays(texts).items()}
 
     def _hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """Last hidden state (batch, tokens, hidden) as float32 numpy, on either backend."""
-        numpy_model = self._numpy_model
-        if numpy_model is not None:
-            return numpy_model(**batch).last_hidden_state
+        """Last hidden state (batch, tokens, hidden) as float32 numpy, on any backend."""
+        cpu_model = self._cpu_runtime() if self._torch_model is None else None
+        if cpu_model is not None:
+            if self._backend == "numpy":
+                return cpu_model(**batch).last_hidden_state
+            return cpu_model(batch)[0]
         import torch
 
         model = self.model

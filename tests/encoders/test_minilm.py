@@ -165,9 +165,9 @@ def test_threads_give_the_serial_result(model):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_the_default_cpu_backend_is_numpy_and_tokenize_still_gives_tensors():
+def test_the_default_cpu_backend_is_onnx_and_tokenize_still_gives_tensors():
     model = shared_minilm(device="cpu")
-    assert model.device == "cpu" and model.backend == "numpy"
+    assert model.device == "cpu" and model.backend == "onnx"
     tokens = model.tokenize(["a lake"])
     assert tokens["input_ids"].dtype == torch.long  # closp.py's remote path moves them to a device
 
@@ -261,7 +261,7 @@ def test_a_transformers_saved_folder_loads_and_matches(tmp_path):
     expected = torch.nn.functional.normalize(ref[:, 0], dim=-1).numpy()
     np.testing.assert_allclose(ours.encode(PARITY_TEXTS), expected, atol=1e-5)
     numpy_side = MiniLMText(model_path=folder, pooling="cls", max_length=64, pad_to_max=True)
-    assert numpy_side.backend == "numpy"
+    assert numpy_side.backend == "onnx"
     np.testing.assert_allclose(numpy_side.encode(PARITY_TEXTS), expected, atol=1e-5)
 
 
