@@ -8,9 +8,10 @@ queries. Thumbnails are pre-rendered .webp files that the browser fetches as sta
 server's per-query thumbnail work is the gallery entries (part of "views").
 
 A second arm, interleaved query by query with the first (so machine noise hits both alike),
-runs the same pipeline with MiniLM on its PyTorch backend (one thread, `CLOSP_TORCH_THREADS`'s
-default) instead of the numpy backend the app ships on CPU (closp_demo/encoders/bert_numpy.py,
-chosen so that the default app never imports torch). Each arm gets its own distinct queries.
+runs the same pipeline with MiniLM on its PyTorch backend (transformers' BertModel, one thread,
+`CLOSP_TORCH_THREADS`'s default) instead of the onnxruntime backend the app ships on CPU
+(closp_demo/encoders/bert_onnx.py, so that the default app never imports torch). Each arm gets
+its own distinct queries.
 A pyinstrument profile of the shipped pipeline follows the table.
 """
 

@@ -5,9 +5,9 @@
 Backends (`MiniLMText(backend=...)`, `CLOSP_TEXT_BACKEND` for the app):
 - onnx: onnxruntime over the cached torch.onnx export (closp_demo/encoders/bert_onnx.py), one
   intra-op thread; what the app runs on CPU;
-- torch: transformers' BertModel, `CLOSP_TORCH_THREADS` (default 1) threads;
-- numpy, bert.py: the hand-written forwards (numpy, BLAS threads as numpy sets them; plain torch
-  without transformers, 1 thread), measured while they existed (see BENCHMARKS.md).
+- torch: transformers' BertModel, `CLOSP_TORCH_THREADS` (default 1) threads.
+The hand-written forwards this replaced (numpy, and plain torch without transformers) were
+measured by this script at commit 177905b (BENCHMARKS.md keeps that table).
 
 1. Fresh interpreter per run and backend: "import + load" is the time from the first import to a
    model that has encoded one query (the network is built on the first encode), interpreter
@@ -32,32 +32,17 @@ from pathlib import Path
 SECTION = "text-backends"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("onnx", "torch")
-# Hand-written forwards, measured only where their modules still exist.
-OPTIONAL = {"numpy": "closp_demo.encoders.bert_numpy", "bert.py": "closp_demo.encoders.bert"}
-
-
-def available_backends() -> list[str]:
-    import importlib.util
-
-    extra = [name for name, mod in OPTIONAL.items() if importlib.util.find_spec(mod) is not None]
-    return [*BACKENDS, *extra]
 
 
 def _load(backend: str):
     """MiniLMText on `backend`, its network built (one query encoded)."""
     from closp_demo.encoders.minilm import MiniLMText
 
-    if backend in ("torch", "bert.py"):
+    if backend == "torch":
         import torch
 
         torch.set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))  # as the app
-    if backend == "bert.py":
-        from closp_demo.encoders.bert import load_bert
-
-        text = MiniLMText(device="cpu", backend="torch")
-        text._torch_model = load_bert(text.model_path, "cpu")  # what `.model` used to build
-    else:
-        text = MiniLMText(device="cpu", backend=backend)
+    text = MiniLMText(device="cpu", backend=backend)
     text.encode(["warm-up: the network is built on the first encode"])
     return text
 
@@ -105,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.common import CORPUS_DIR, command_line, md_table, median, p50_p95, write_section
 
     started = time.perf_counter()
-    backends = available_backends()
+    backends = BACKENDS
     loads: dict[str, list[float]] = {b: [] for b in backends}
     encodes: dict[str, list[float]] = {b: [] for b in backends}
     apps: dict[str, list[float]] = {b: [] for b in backends}
@@ -121,8 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.skip_app:
             continue
         for backend in backends:
-            if backend == "bert.py":
-                continue  # no app setting selects it
             load_avgs.append(os.getloadavg()[0])
             env = {"CLOSP_TEXT_BACKEND": backend}
             apps[backend].append(run_app(args.corpus or CORPUS_DIR, env=env)["first_search_s"])

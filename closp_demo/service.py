@@ -68,7 +68,7 @@ class Explorer:
         # concurrent visitors, torch's default pool oversubscribes the cores (first session's
         # query-latency run under load: ~495 ms vs ~16 ms per query). Set after the encoder
         # exists and only if torch is loaded by then: the default physics encoder on CPU runs
-        # numpy and must not pay `import torch`.
+        # MiniLM on onnxruntime and must not pay `import torch`.
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)

@@ -90,7 +90,7 @@ def test_cold_start_smoke(tmp_path):
     for phase in (
         "import gradio",
         "Explorer()",
-        "MiniLM load",
+        "class prototypes (MiniLM load)",
         "first text_search",
         "http_200_s",
         "first_search_s",
@@ -98,3 +98,13 @@ def test_cold_start_smoke(tmp_path):
         "launch (server up)",
     ):
         assert phase in body
+
+
+@pytest.mark.slow
+def test_text_backends_smoke(tmp_path):
+    body = _run("text_backends", tmp_path)
+    rows = {ln.split("|")[1].strip(): ln for ln in body.splitlines() if ln.startswith("| ")}
+    assert set(rows) >= {"onnx", "torch"}
+    # which modules each backend imports is a fact, not a timing
+    assert "| onnx | – |" in rows["onnx"] and "torch, transformers" in rows["torch"]
+    assert "| 1.0x |" in rows["onnx"]  # ratios are to onnx

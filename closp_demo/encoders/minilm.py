@@ -3,13 +3,11 @@
 Two poolings: "mean" (what sentence-transformers does for this model; best for free text) and
 "cls" (the last hidden state's first token, what CLOSP was trained with, padded to 64 tokens).
 
-No transformers import (it costs ~3 s of start-up): the `tokenizers` library reads the folder's
-tokenizer.json and `closp_demo.encoders.bert` runs the network; both reproduce transformers'
-AutoTokenizer / BertModel for this model (tests/encoders/test_minilm.py checks the parity).
-
-On CPU the network runs in numpy by default (`closp_demo.encoders.bert_numpy`): the default app
-then never imports torch (1.5-2.3 s of start-up, issue 5). Touching `.model` (the torch
-BertModel, e.g. to load CLOSP's text tower into it) switches that instance to torch for good.
+The `tokenizers` library reads the folder's tokenizer.json with transformers' call-time settings
+(tests/encoders/test_minilm.py checks the parity). On CPU the network runs on onnxruntime over a
+cached export of transformers' BertModel (`closp_demo.encoders.bert_onnx`): the default app then
+imports neither torch nor transformers (3-5 s of start-up). On CUDA, and once `.model` is touched
+(e.g. to load CLOSP's fine-tuned text tower into it), transformers' BertModel runs instead.
 """
 
 from __future__ import annotations
@@ -32,8 +30,8 @@ from closp_demo.encoders.bert_onnx import CONFIG_FILE, WEIGHTS_FILE
 log = logging.getLogger(__name__)
 
 Pooling = Literal["mean", "cls"]
-Backend = Literal["auto", "onnx", "numpy", "torch"]
-BACKENDS = ("onnx", "numpy", "torch")
+Backend = Literal["auto", "onnx", "torch"]
+BACKENDS = ("onnx", "torch")
 BACKEND_ENV = "CLOSP_TEXT_BACKEND"
 MINILM_DIM = 384
 
@@ -183,15 +181,19 @@ class MiniLMText:
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         self.device = resolve_device(device)
-        self._auto = backend == "auto"
-        if backend == "auto":
-            backend = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"  # type: ignore[assignment]
-        if backend == "auto":
-            backend = "onnx" if self.device == "cpu" else "torch"
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if backend != "torch" and self.device != "cpu":
-            raise ValueError(f"the {backend} backend runs on the CPU only, not {self.device!r}")
+        choice: str = backend
+        if choice == "auto":
+            choice = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+        self._auto = choice == "auto"  # only the default choice falls back to torch
+        if choice == "auto":
+            choice = "onnx" if self.device == "cpu" else "torch"
+        if choice not in BACKENDS:
+            raise ValueError(
+                f"text backend must be auto, {' or '.join(BACKENDS)} (argument or "
+                f"{BACKEND_ENV}), got {choice!r}"
+            )
+        if choice == "onnx" and self.device != "cpu":
+            raise ValueError(f"the onnx backend runs on the CPU only, not {self.device!r}")
         folder = resolve_model_folder(model_path)
         self.model_path = folder
         self.tokenizer, self.max_length = load_tokenizer(folder, max_length, pad_to_max)
@@ -204,11 +206,11 @@ class MiniLMText:
         self.hidden_size = int(config.get("hidden_size", MINILM_DIM))
         self.pooling: Pooling = pooling
         self.pad_to_max = pad_to_max
-        self._backend: str = backend
+        self._backend = choice
         self._lock = threading.Lock()  # tokenizers' Rust objects are not re-entrant across threads
         self._model_lock = threading.Lock()  # one lazy network build
         self._torch_model: Any = None
-        self._cpu_model: Any = None  # OnnxBert (or NumpyBert), built on the first encode
+        self._onnx_model: Any = None  # OnnxBert, built on the first encode
         self._onnx_holder: Any = None  # keeps a process-only export's folder alive
 
     @property
@@ -225,18 +227,14 @@ class MiniLMText:
                     from closp_demo.encoders.bert_onnx import load_torch_bert
 
                     self._torch_model = load_torch_bert(self.model_path, self.device)
-                    self._cpu_model = None  # encode now runs (and trusts) the torch weights
+                    self._onnx_model = None  # encode now runs (and trusts) the torch weights
                     self._backend = "torch"
         return self._torch_model
 
-    def _cpu_runtime(self) -> Any:
-        """The CPU network (built once), or None when encode runs torch."""
+    def _onnx(self) -> Any:
+        """The OnnxBert (built once), or None when encode runs torch."""
         with self._model_lock:
-            if self._cpu_model is None and self._backend == "numpy":
-                from closp_demo.encoders.bert_numpy import load_numpy_bert
-
-                self._cpu_model = load_numpy_bert(self.model_path)
-            elif self._cpu_model is None and self._backend == "onnx":
+            if self._onnx_model is None and self._backend == "onnx":
                 from closp_demo.encoders.bert_onnx import OnnxBert, OnnxExportError, ensure_onnx
 
                 try:
@@ -247,8 +245,8 @@ class MiniLMText:
                     log.warning("%s; MiniLM runs on torch instead", err)
                     self._backend = "torch"
                     return None
-                self._cpu_model = OnnxBert(path)
-            return self._cpu_model
+                self._onnx_model = OnnxBert(path)
+            return self._onnx_model
 
     def _token_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         if isinstance(texts, str):
@@ -281,11 +279,9 @@ class MiniLMText:
 
     def _hidden(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Last hidden state (batch, tokens, hidden) as float32 numpy, on any backend."""
-        cpu_model = self._cpu_runtime() if self._torch_model is None else None
-        if cpu_model is not None:
-            if self._backend == "numpy":
-                return cpu_model(**batch).last_hidden_state
-            return cpu_model(batch)[0]
+        onnx_model = self._onnx() if self._torch_model is None else None
+        if onnx_model is not None:
+            return onnx_model(batch)[0]
         import torch
 
         model = self.model
