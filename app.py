@@ -10,6 +10,10 @@ import argparse
 import logging
 import os
 
+from closp_demo.gradio_compat import skip_stub_generation
+
+skip_stub_generation()  # before gradio's first import: halves it (closp_demo/gradio_compat.py)
+
 import gradio as gr
 
 from closp_demo.corpus.store import CorpusError
