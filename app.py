@@ -10,9 +10,9 @@ import argparse
 import logging
 import os
 
-from closp_demo.gradio_compat import skip_stub_generation
+from closp_demo.gradio_compat import patch_gradio_startup
 
-skip_stub_generation()  # before gradio's first import: halves it (closp_demo/gradio_compat.py)
+patch_gradio_startup()  # before gradio is imported: closp_demo/gradio_compat.py says why
 
 import gradio as gr
 

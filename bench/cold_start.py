@@ -79,9 +79,9 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     # onnxruntime, closp_demo/encoders/bert_onnx.py) loads neither torch nor transformers.
     step("import tokenizers, onnxruntime",
          lambda: (__import__("tokenizers"), __import__("onnxruntime")))  # fmt: skip
-    from closp_demo.gradio_compat import skip_stub_generation
+    from closp_demo.gradio_compat import patch_gradio_startup
 
-    skip_stub_generation()  # as app.py does before its gradio import
+    patch_gradio_startup()  # as app.py does before its gradio import
     step("import gradio", lambda: __import__("gradio"))
     step("import closp_demo.service (folium, rasterio, ...)",
          lambda: __import__("closp_demo.service"))  # fmt: skip
@@ -124,9 +124,9 @@ def child_app(spawned_at: float, corpus: str | None) -> dict:
         phases[name] = time.perf_counter() - t0
         return out
 
-    from closp_demo.gradio_compat import skip_stub_generation
+    from closp_demo.gradio_compat import patch_gradio_startup
 
-    skip_stub_generation()  # as app.py does before its gradio import
+    patch_gradio_startup()  # as app.py does before its gradio import
     gr = step("import gradio", lambda: __import__("gradio"))
     app = step("import app (closp_demo, folium, rasterio, ...)", lambda: __import__("app"))
     explorer = step("Explorer() (tokenizers, MiniLM, corpus)",
