@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
+from pathlib import Path
 
 import gradio as gr
 
@@ -16,7 +16,7 @@ from closp_demo.corpus.store import CorpusError
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
-from closp_demo.upload.limits import Limits
+from closp_demo.settings import Settings
 from closp_demo.views.assets import read_text_asset
 from closp_demo.views.escape import escape_markdown
 
@@ -225,33 +225,34 @@ def about_md(explorer: Explorer) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="CLOSP Explorer")
-    parser.add_argument("--corpus", default=None, help="corpus folder (env CLOSP_CORPUS)")
-    parser.add_argument("--encoder", default=None, help="encoder name (env CLOSP_ENCODER)")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    args = parser.parse_args()
+    # Flags override the environment (closp_demo/settings.py, README "Configuration").
+    parser.add_argument("--corpus", type=Path, help="corpus folder (env CLOSP_CORPUS)")
+    parser.add_argument("--encoder", help="encoder name (env CLOSP_ENCODER)")
+    parser.add_argument("--host", help="address to listen on (env GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, help="port to listen on (env GRADIO_SERVER_PORT)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
-        explorer = Explorer(args.corpus, args.encoder)
+        settings = Settings.from_env().override(
+            corpus=args.corpus, encoder=args.encoder, host=args.host, port=args.port
+        )
+        explorer = Explorer(settings=settings)
     except (CorpusError, ValueError, KeyError, PermissionError) as err:
-        # A corpus that fails its manifest, or a model that cannot load: say which, no traceback.
+        # A bad setting, a corpus that fails its manifest, or a model that cannot load: say
+        # which, no traceback.
         raise SystemExit(f"CLOSP Explorer cannot start: {err}") from None
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = build_ui(explorer)
     # Events run at once per handler. 1 measured best on 2 vCPU: the work is CPU-bound, more only
     # adds contention (BENCHMARKS.md, load test).
-    raw = os.environ.get("CLOSP_CONCURRENCY", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"CLOSP_CONCURRENCY must be a whole number >= 1, got {raw!r}")
-    concurrency = int(raw)
-    demo.queue(default_concurrency_limit=concurrency).launch(
-        server_name=args.host,
-        server_port=args.port,
+    demo.queue(default_concurrency_limit=settings.concurrency).launch(
+        server_name=settings.host,
+        server_port=settings.port,
         allowed_paths=[str(explorer.upload_dir)],
         show_error=False,
-        max_file_size=Limits.from_env().max_bytes,  # Gradio refuses larger files before storing
+        max_file_size=settings.limits.max_bytes,  # Gradio refuses larger files before storing
     )
 
 

@@ -6,8 +6,8 @@ facing failure becomes an `Answer` with a clear message; nothing raises into the
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -20,17 +20,16 @@ import pandas as pd
 from closp_demo.corpus import thumbnails
 from closp_demo.corpus.index import set_single_query_threads
 from closp_demo.corpus.store import Corpus, load_corpus
-from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders import Encoder, available, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.settings import Settings, refuse
 from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO_ROOT / "precomputed"
 
 
 @dataclass
@@ -57,20 +56,24 @@ class Explorer:
         corpus_dir: str | Path | None = None,
         encoder_name: str | None = None,
         asset_mode: AssetMode | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        """`settings`: default `Settings.from_env()`; `corpus_dir` and `encoder_name` override
+        its corpus and encoder (as app.py's flags do)."""
         set_single_query_threads()
-        corpus_dir = Path(corpus_dir or os.environ.get("CLOSP_CORPUS") or DEFAULT_CORPUS)
-        # Cheap manifest-only peek picks the encoder the corpus was built with, unless overridden.
-        self.encoder: Encoder = create_encoder(
-            encoder_name or os.environ.get("CLOSP_ENCODER") or _manifest_encoder(corpus_dir)
+        settings = (settings or Settings.from_env()).override(
+            corpus=corpus_dir, encoder=encoder_name
         )
+        self.settings = settings
+        corpus_dir = settings.corpus
+        self.encoder: Encoder = create_encoder(_encoder_name(settings), settings)
         # One intra-op thread per query (CLOSP_TORCH_THREADS, default 1): on 2 vCPU with
         # concurrent visitors, torch's default pool oversubscribes the cores (first session's
         # query-latency run under load: ~495 ms vs ~16 ms per query). Set after the encoder
         # exists and only if torch is loaded by then: the default physics encoder on CPU runs
         # numpy and must not pay `import torch`.
         if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
+            sys.modules["torch"].set_num_threads(settings.torch_threads)
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
         self.engine = SearchEngine(self.corpus, self.encoder)
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
@@ -162,7 +165,7 @@ class Explorer:
             return _error("Choose a GeoTIFF file (.tif) to upload.")
         t0 = time.perf_counter()
         try:
-            scene = read_upload(path, filename=filename or Path(path).name)
+            scene = read_upload(path, self.settings.limits, filename or Path(path).name)
             t1 = time.perf_counter()
             vector = self.engine.embed_scene([t.image for t in scene.tiles], scene.sensor)
             t2 = time.perf_counter()
@@ -198,10 +201,23 @@ class Explorer:
         return text, per_query_chart(result)
 
 
-def _manifest_encoder(corpus_dir: Path) -> str:
-    import json
-
+def _encoder_name(settings: Settings) -> str:
+    """The chosen encoder, else the one the corpus was built with (a cheap manifest-only peek);
+    a name the registry does not know is refused here, naming where it came from."""
+    known = available()
+    if settings.encoder is not None:
+        if settings.encoder not in known:
+            refuse("encoder", settings.encoder, "is not a registered encoder",
+                   f"one of {', '.join(known)}")  # fmt: skip
+        return settings.encoder
     try:
-        return json.loads((corpus_dir / "manifest.json").read_text())["encoder"]["id"]
-    except (OSError, ValueError, KeyError):
-        return "physics-minilm"
+        manifest = json.loads((settings.corpus / "manifest.json").read_text())
+        name = manifest["encoder"]["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "physics-minilm"  # load_corpus explains what is wrong with the corpus
+    if name not in known:
+        raise ValueError(
+            f"{settings.corpus}: built with encoder {name!r}, which is not registered here "
+            f"({', '.join(known)}); choose one with --encoder or rebuild the corpus"
+        )
+    return name

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -60,11 +59,9 @@ from closp_demo.encoders.location import PREFIXES as LOCATION_PREFIXES
 from closp_demo.encoders.location import LocationLoadError, tower_from_state
 from closp_demo.encoders.minilm import MiniLMText
 from closp_demo.sensors import S1_BANDS, S2_BANDS, S2_SCALE, Sensor, insert_zero_b10
+from closp_demo.settings import ENV_MODEL, ENV_REVISION, ENV_TRUST_REMOTE_CODE, Settings
 from closp_demo.torch_compat import ensure_torchvision_importable
 
-TRUST_ENV = "CLOSP_TRUST_REMOTE_CODE"
-REVISION_ENV = "CLOSP_REVISION"
-SOURCE_ENV = "CLOSP_MODEL"
 TEXT_MAX_TOKENS = 64
 S2_NAN_FILL = 0.0
 S1_NAN_FILL = 1e-6  # the authors' value for SAR (dataset/crisis_land_mark.py)
@@ -424,30 +421,24 @@ class CLOSPEncoder:
 # ---------------------------------------------------------------- loaders
 
 
-def remote_code_allowed(flag: bool | None = None) -> bool:
-    """The explicit flag wins; otherwise env CLOSP_TRUST_REMOTE_CODE=1. Default: not allowed."""
-    if flag is not None:
-        return bool(flag)
-    return os.environ.get(TRUST_ENV, "").strip() == "1"
-
-
-def _require_trust(source: str, flag: bool | None) -> None:
-    if not remote_code_allowed(flag):
+def _require_trust(source: str, allowed: bool) -> None:
+    if not allowed:
         raise RemoteCodeNotAllowed(
             f"{source} ships its own Python modelling code, which would run on this machine. "
-            f"Review it, then allow it with {TRUST_ENV}=1 (or trust_remote_code=True). To avoid "
-            "remote code entirely, load the model's model.safetensors as a state dict with arch=."
+            f"Review it, then allow it with {ENV_TRUST_REMOTE_CODE}=1 (or trust_remote_code=True)."
+            " To avoid remote code entirely, load the model's model.safetensors as a state dict "
+            "with arch=."
         )
 
 
 def _require_revision(repo_id: str, revision: str | None) -> str:
-    given = (revision or os.environ.get(REVISION_ENV) or "").strip()
+    given = (revision or "").strip()
     revision = given.lower()
     if not _COMMIT_SHA.match(revision):
         shown = f" ({given!r} is not one)" if given else ""
         raise CLOSPLoadError(
             f"{repo_id} must be loaded at a pinned revision: pass revision= or set "
-            f"{REVISION_ENV} to the 40-character commit sha you reviewed{shown}"
+            f"{ENV_REVISION} to the 40-character commit sha you reviewed{shown}"
         )
     return revision
 
@@ -543,7 +534,7 @@ def load_remote_encoder(
     source: str | Path,
     *,
     revision: str | None = None,
-    trust_remote_code: bool | None = None,
+    trust_remote_code: bool = False,
     image_size: int | None = None,
     cache_dir: str | Path | None = None,
     device: str | None = None,
@@ -553,8 +544,8 @@ def load_remote_encoder(
     """Paths (a) hub repo id at a pinned commit, and (b) a local folder in the same format.
 
     Both run the repository's modelling code through transformers' AutoModel, so both need the
-    user's explicit permission. `image_size`: backbone input side (default: the model's config
-    `image_size`, else 120).
+    user's explicit permission (`trust_remote_code=True`). `image_size`: backbone input side
+    (default: the model's config `image_size`, else 120).
     """
     local = Path(source).is_dir()
     source = str(source)
@@ -607,7 +598,7 @@ def load_closp(
     source: str | Path,
     *,
     revision: str | None = None,
-    trust_remote_code: bool | None = None,
+    trust_remote_code: bool = False,
     arch: str | Mapping[str, Any] | None = None,
     text_model: str | Path | None = None,
     cache_dir: str | Path | None = None,
@@ -625,7 +616,7 @@ def load_closp(
         cfg = configs[text]
         return load_remote_encoder(
             cfg["repo_id"],
-            revision=revision or os.environ.get(REVISION_ENV) or cfg["revision"],
+            revision=revision or cfg["revision"],
             trust_remote_code=trust_remote_code,
             image_size=int(cfg["image_size"]),
             cache_dir=cache_dir,
@@ -660,12 +651,19 @@ def load_closp(
     )
 
 
-def create_closp_encoder(source: str | Path | None = None, **kwargs: Any) -> CLOSPEncoder:
-    """Registry factory: `source` defaults to env CLOSP_MODEL."""
-    source = source or os.environ.get(SOURCE_ENV)
+def create_closp_encoder(settings: Settings, **kwargs: Any) -> CLOSPEncoder:
+    """Registry factory: the model, revision, trust and device come from `settings`; keyword
+    arguments override them (tests, API callers)."""
+    options: dict[str, Any] = {
+        "revision": settings.closp_revision,
+        "trust_remote_code": settings.trust_remote_code,
+        "device": settings.device,
+        **kwargs,
+    }
+    source = options.pop("source", None) or settings.closp_model
     if not source:
         raise CLOSPLoadError(
-            f"no CLOSP model chosen: set {SOURCE_ENV} to CLOSP-RN (with {REVISION_ENV} and "
-            f"{TRUST_ENV}=1), a model folder, or a .safetensors state dict"
+            f"no CLOSP model chosen: set {ENV_MODEL} to CLOSP-RN (with {ENV_REVISION} and "
+            f"{ENV_TRUST_REMOTE_CODE}=1), a model folder, or a .safetensors state dict"
         )
-    return load_closp(source, **kwargs)
+    return load_closp(source, **options)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from closp_demo.encoders import closp
+from closp_demo.encoders import closp, create_encoder
 from closp_demo.encoders.base import Encoder
+from closp_demo.settings import Settings
 from tests.encoders import closp_fixtures as fx
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -269,28 +270,31 @@ def test_batches_do_not_change_vectors(world):
 # ---------------------------------------------------------------- refusals
 
 
-def test_remote_code_is_refused_unless_allowed(world, monkeypatch, tmp_path):
+def test_remote_code_is_refused_unless_allowed(world, tmp_path):
     paths, _ = world
     # modelling code that would blow up if it ever ran
     evil = tmp_path / "evil"
     fx.write_model_dir(evil, {"x": torch.zeros(1)}, fx.TINY_RESNET_ARCH)
     (evil / fx.MODELLING_FILE).write_text("raise RuntimeError('remote code ran')\n")
-    monkeypatch.delenv(closp.TRUST_ENV, raising=False)
     for source in (evil, paths["dir"]):
-        with pytest.raises(closp.RemoteCodeNotAllowed, match=f"{closp.TRUST_ENV}=1"):
+        with pytest.raises(closp.RemoteCodeNotAllowed, match="CLOSP_TRUST_REMOTE_CODE=1"):
             closp.load_closp(source, device="cpu")
     with pytest.raises(closp.RemoteCodeNotAllowed):
         closp.load_closp(REPO, revision=REVISION, cache_dir=paths["cache"], device="cpu")
-    monkeypatch.setenv(closp.TRUST_ENV, "1")
-    assert closp.remote_code_allowed()
-    with pytest.raises(closp.RemoteCodeNotAllowed):  # an explicit False beats the env var
-        closp.load_closp(evil, trust_remote_code=False, device="cpu")
-    assert not closp.remote_code_allowed(False)
+    # through the registry, the setting decides; a keyword argument overrides it
+    with pytest.raises(closp.RemoteCodeNotAllowed):
+        create_encoder("closp", Settings(closp_model=str(evil), device="cpu"))
+    trusted = Settings.from_env({
+        "CLOSP_MODEL": str(evil), "CLOSP_TRUST_REMOTE_CODE": "1", "CLOSP_DEVICE": "cpu",
+    })  # fmt: skip
+    with pytest.raises(closp.RemoteCodeNotAllowed):
+        create_encoder("closp", trusted, trust_remote_code=False)
+    with offline_hub(paths["modules"]), pytest.raises(Exception, match="remote code ran"):
+        create_encoder("closp", trusted)  # allowed: the (here hostile) code really runs
 
 
-def test_hub_loading_requires_a_pinned_commit(world, monkeypatch):
+def test_hub_loading_requires_a_pinned_commit(world):
     paths, _ = world
-    monkeypatch.delenv(closp.REVISION_ENV, raising=False)
     for revision in (None, "main", "v1.0"):
         with pytest.raises(closp.CLOSPLoadError, match="pinned revision"):
             closp.load_closp(
@@ -339,7 +343,19 @@ def test_released_configs_describe_buildable_architectures():
         assert (arch.s1.in_chans, arch.s2.in_chans) == (2, 13)
 
 
-def test_factory_needs_a_chosen_model(monkeypatch):
-    monkeypatch.delenv(closp.SOURCE_ENV, raising=False)
-    with pytest.raises(closp.CLOSPLoadError, match=closp.SOURCE_ENV):
-        closp.create_closp_encoder()
+def test_factory_needs_a_chosen_model():
+    with pytest.raises(closp.CLOSPLoadError, match="CLOSP_MODEL"):
+        create_encoder("closp", Settings())
+
+
+def test_factory_takes_model_revision_and_device_from_the_settings(world):
+    paths, enc = world
+    settings = Settings.from_env({
+        "CLOSP_MODEL": REPO, "CLOSP_REVISION": REVISION, "CLOSP_TRUST_REMOTE_CODE": "yes",
+        "CLOSP_DEVICE": "cpu",
+    })  # fmt: skip
+    with offline_hub(paths["modules"]):
+        e = create_encoder("closp", settings, cache_dir=paths["cache"])
+    assert e.device == "cpu" and e.info.version == enc["a"].info.version
+    images = s2_images(2, seed=3)
+    np.testing.assert_allclose(e.encode_images(images, "S2"), enc["a"].encode_images(images, "S2"))

@@ -172,13 +172,14 @@ def test_the_default_cpu_backend_is_numpy_and_tokenize_still_gives_tensors():
     assert tokens["input_ids"].dtype == torch.long  # closp.py's remote path moves them to a device
 
 
-def test_device_override(monkeypatch):
-    from closp_demo.devices import resolve_device
+def test_device_names_are_checked():
+    from closp_demo.devices import device_name, resolve_device
 
-    monkeypatch.setenv("CLOSP_DEVICE", "cpu")
-    assert resolve_device() == "cpu"
-    with pytest.raises(ValueError):
-        resolve_device("tpu")
+    assert device_name(None) == "auto" and device_name(" CPU ") == "cpu"
+    assert device_name("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
+    for bad in ("tpu", "cuda:", "cuda:x", "cpu0"):
+        with pytest.raises(ValueError, match="auto, cpu, cuda or cuda:N"):
+            resolve_device(bad)
 
 
 # ---------------------------------------------------------------- parity with transformers
