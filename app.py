@@ -2,6 +2,7 @@
 lives in `closp_demo.service`.
 
     python app.py [--corpus precomputed] [--encoder physics-minilm] [--port 7860]
+    python app.py --encoder list     # the registered encoders
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from closp_demo.corpus.store import CorpusError
+from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="CLOSP Explorer")
     # Flags override the environment (closp_demo/settings.py, README "Configuration").
     parser.add_argument("--corpus", type=Path, help="corpus folder (env CLOSP_CORPUS)")
-    parser.add_argument("--encoder", help="encoder name (env CLOSP_ENCODER)")
+    add_encoder_argument(parser, None, "encoder name (env CLOSP_ENCODER)")
     parser.add_argument("--host", help="address to listen on (env GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port to listen on (env GRADIO_SERVER_PORT)")
     args = parser.parse_args(argv)

@@ -59,7 +59,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOSP_CORPUS", "corpus", "--corpus", "a corpus folder (with manifest.json)",
              "`precomputed`", "the corpus to serve"),
     Variable("CLOSP_ENCODER", "encoder", "--encoder",
-             "a registered encoder name (`closp_demo/encoders/registry.py`)",
+             "a registered encoder name (`python app.py --encoder list`)",
              "the corpus's encoder", "the model that embeds queries and uploads; must match the "
              "corpus"),
     Variable("CLOSP_DEVICE", "device", None, DEVICE_CHOICES, "`auto` (CUDA if present)",
@@ -67,7 +67,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(ENV_MODEL, "closp_model", None,
              "a released name (`CLOSP-RN`, ...), a hub id `Org/Name`, a model folder, or a "
              "`.safetensors` state dict", "unset",
-             "the CLOSP model for `--encoder closp` (see Models)"),
+             "the weights for `--encoder closp`; for a released encoder (`closp-rn`, ...) an "
+             "optional local copy of its weights, a folder or state dict (see Models)"),
     Variable(ENV_REVISION, "closp_revision", None, "a 40-character hex commit sha", "unset",
              "the hub commit to load a CLOSP model at (branch names are refused)"),
     Variable(ENV_TRUST_REMOTE_CODE, "trust_remote_code", None,

@@ -46,6 +46,7 @@ from closp_demo.corpus.sources import crisislandmark
 from closp_demo.corpus.sources.crisislandmark import H5_FILE, METADATA_FILE
 from closp_demo.corpus.store import THUMBNAILS
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.sensors import SENSORS
 from closp_demo.settings import Settings
 
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--per-sensor", action="store_true", help="--size images per sensor")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--encoder", default="physics-minilm")
+    add_encoder_argument(parser, "physics-minilm", "encoder to embed with")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: CLOSP_DEVICE)")
     parser.add_argument("--split", default="test", help="metadata split ('' = every split)")

@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from closp_demo.encoders import closp, create_encoder
+from closp_demo.encoders import closp_loaders as loaders
 from closp_demo.encoders.base import Encoder
+from closp_demo.encoders.registry import releases
 from closp_demo.settings import Settings
 from tests.encoders import closp_fixtures as fx
 
@@ -54,15 +56,15 @@ def world(tmp_path_factory):
     fx.write_hub_cache(paths["cache"], REPO, REVISION, state, fx.TINY_RESNET_ARCH)
     with offline_hub(paths["modules"]):
         encoders = {
-            "a": closp.load_closp(
+            "a": loaders.load_closp(
                 REPO, revision=REVISION, trust_remote_code=True, cache_dir=paths["cache"],
                 device="cpu",
             ),
-            "b": closp.load_closp(paths["dir"], trust_remote_code=True, device="cpu"),
-            "c": closp.load_closp(
+            "b": loaders.load_closp(paths["dir"], trust_remote_code=True, device="cpu"),
+            "c": loaders.load_closp(
                 paths["sd"], arch=fx.TINY_RESNET_ARCH, text_model=text, device="cpu"
             ),
-            "vit": closp.load_closp(
+            "vit": loaders.load_closp(
                 paths["vit_sd"], arch=fx.TINY_VIT_ARCH, text_model=text, device="cpu"
             ),
         }  # fmt: skip
@@ -278,9 +280,9 @@ def test_remote_code_is_refused_unless_allowed(world, tmp_path):
     (evil / fx.MODELLING_FILE).write_text("raise RuntimeError('remote code ran')\n")
     for source in (evil, paths["dir"]):
         with pytest.raises(closp.RemoteCodeNotAllowed, match="CLOSP_TRUST_REMOTE_CODE=1"):
-            closp.load_closp(source, device="cpu")
+            loaders.load_closp(source, device="cpu")
     with pytest.raises(closp.RemoteCodeNotAllowed):
-        closp.load_closp(REPO, revision=REVISION, cache_dir=paths["cache"], device="cpu")
+        loaders.load_closp(REPO, revision=REVISION, cache_dir=paths["cache"], device="cpu")
     # through the registry, the setting decides; a keyword argument overrides it
     with pytest.raises(closp.RemoteCodeNotAllowed):
         create_encoder("closp", Settings(closp_model=str(evil), device="cpu"))
@@ -297,15 +299,15 @@ def test_hub_loading_requires_a_pinned_commit(world):
     paths, _ = world
     for revision in (None, "main", "v1.0"):
         with pytest.raises(closp.CLOSPLoadError, match="pinned revision"):
-            closp.load_closp(
+            loaders.load_closp(
                 REPO, revision=revision, trust_remote_code=True, cache_dir=paths["cache"]
             )
     # the released names carry a placeholder until someone reviews a commit
     with pytest.raises(closp.CLOSPLoadError, match="UNPINNED"):
-        closp.load_closp("CLOSP-RN", trust_remote_code=True)
+        loaders.load_closp("CLOSP-RN", trust_remote_code=True)
     # a well-formed commit that is not the cached one is not silently replaced by another
     with offline_hub(paths["modules"]), pytest.raises(closp.CLOSPLoadError, match=REPO):
-        closp.load_closp(
+        loaders.load_closp(
             REPO, revision="f" * 40, trust_remote_code=True, cache_dir=paths["cache"], device="cpu"
         )
 
@@ -313,26 +315,28 @@ def test_hub_loading_requires_a_pinned_commit(world):
 def test_state_dict_mismatches_are_explained(world, tmp_path):
     paths, _ = world
     with pytest.raises(closp.CLOSPLoadError, match="arch="):
-        closp.load_closp(paths["sd"])
+        loaders.load_closp(paths["sd"])
     with pytest.raises(closp.CLOSPLoadError, match="other shapes|missing"):
-        closp.load_closp(paths["sd"], arch=fx.TINY_VIT_ARCH, text_model=paths["text"], device="cpu")
+        loaders.load_closp(
+            paths["sd"], arch=fx.TINY_VIT_ARCH, text_model=paths["text"], device="cpu"
+        )
     no_text = fx.write_state_dict(
         tmp_path / "vision-only.safetensors",
         {k: v for k, v in fx.closp_state_dict(fx.TINY_RESNET_ARCH, paths["text"]).items()
          if not k.startswith("text_model.")},
     )  # fmt: skip
     with pytest.raises(closp.CLOSPLoadError, match="text_model"):
-        closp.load_closp(no_text, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
+        loaders.load_closp(no_text, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file")
     with pytest.raises(closp.CLOSPLoadError, match="safetensors"):
-        closp.load_closp(garbage, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
+        loaders.load_closp(garbage, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
     with pytest.raises(closp.CLOSPLoadError, match="unknown CLOSP source"):
-        closp.load_closp("no-such-model")
+        loaders.load_closp("no-such-model")
 
 
 def test_released_configs_describe_buildable_architectures():
-    configs = closp.load_configs()
+    configs = releases()
     assert {c["repo_id"] for c in configs.values()} == {
         f"DarthReca/{name}" for name in ("CLOSP-RN", "CLOSP-VS", "CLOSP-VL", "GeoCLOSP-RN")
     }

@@ -10,7 +10,7 @@ import pytest
 from closp_demo.corpus.build import embed_records, write_corpus
 from closp_demo.corpus.sources import bigearthnet
 from closp_demo.corpus.store import load_corpus
-from closp_demo.encoders import closp
+from closp_demo.encoders import closp_loaders as loaders
 from closp_demo.encoders.base import l2_normalise
 from closp_demo.geo.place import Place
 from closp_demo.search.engine import SearchEngine
@@ -84,7 +84,7 @@ def geo_engine(samples_dir, tmp_path_factory):
     state = fx.add_location_tower(fx.closp_state_dict(fx.TINY_RESNET_ARCH, text, seed=6), seed=7)
     sd = fx.write_state_dict(root / "geo.safetensors", state)
     with offline_hub(root / "modules"):
-        enc = closp.load_closp(sd, arch=fx.TINY_GEO_ARCH, text_model=text, device="cpu")
+        enc = loaders.load_closp(sd, arch=fx.TINY_GEO_ARCH, text_model=text, device="cpu")
     records = list(itertools.islice(bigearthnet.iter_records(samples_dir), 24))
     thumbs = root / "thumbs"
     thumbs.mkdir()
