@@ -29,6 +29,11 @@ _COMMIT_SHA = re.compile(r"[0-9a-fA-F]{40}")
 ENV_MODEL = "CLOSP_MODEL"
 ENV_REVISION = "CLOSP_REVISION"
 ENV_TRUST_REMOTE_CODE = "CLOSP_TRUST_REMOTE_CODE"
+ENV_S2_INPUT = "CLOSP_S2_INPUT"
+# What a CLOSP model is given for Sentinel-2: "reflectance" = digital numbers / 10000 (the
+# authors' training code divides before the model), "dn" = digital numbers (a model that scales
+# them itself). Which one the released hub models expect is not verifiable here (README, Models).
+S2_INPUTS = ("reflectance", "dn")
 ENV_MAX_UPLOAD_MB = "CLOSP_MAX_UPLOAD_MB"
 ENV_MAX_PIXELS = "CLOSP_MAX_PIXELS"
 ENV_MAX_SIDE = "CLOSP_MAX_SIDE"
@@ -74,6 +79,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(ENV_TRUST_REMOTE_CODE, "trust_remote_code", None,
              "`1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`", "`0`",
              "allow a CLOSP model repository's own Python code to run"),
+    Variable(ENV_S2_INPUT, "s2_input", None, "`reflectance` or `dn`", "`reflectance`",
+             "what a CLOSP model gets for Sentinel-2: `reflectance` = digital numbers / 10000 "
+             "(the authors' training code), `dn` = digital numbers, for a model that divides "
+             "itself; a start-up self-check warns when it looks wrong (see Models)"),
     Variable("CLOSP_CONCURRENCY", "concurrency", None, "a whole number >= 1", "`1`",
              "Gradio events run at once per handler (1 measured best, BENCHMARKS.md load test)"),
     Variable("CLOSP_TORCH_THREADS", "torch_threads", None, "a whole number >= 1", "`1`",
@@ -132,6 +141,7 @@ class Settings:
     closp_model: str | None = None
     closp_revision: str | None = None
     trust_remote_code: bool = False
+    s2_input: str = "reflectance"
     concurrency: int = 1
     torch_threads: int = 1
     host: str = "127.0.0.1"
@@ -150,6 +160,8 @@ class Settings:
             refuse("encoder", self.encoder, "is empty")
         if self.closp_revision is not None and not _COMMIT_SHA.fullmatch(self.closp_revision):
             refuse("closp_revision", self.closp_revision, "is not a commit sha")
+        if self.s2_input not in S2_INPUTS:
+            refuse("s2_input", self.s2_input, "is not a Sentinel-2 input scaling")
         for name, low, high in (("concurrency", 1, None), ("torch_threads", 1, None),
                                 ("port", 1, 65535)):  # fmt: skip
             value = getattr(self, name)
@@ -177,6 +189,8 @@ class Settings:
                 if not text.isdigit():
                     refuse(var.field, text, "is not a whole number")
                 values[var.field] = int(text)
+            elif var.field == "s2_input":
+                values[var.field] = text.lower()
             elif var.field == "trust_remote_code":
                 if text.lower() not in _TRUE + _FALSE:
                     refuse(var.field, text, "is not a yes/no value")

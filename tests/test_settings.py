@@ -23,6 +23,7 @@ GOOD: dict[str, tuple[str, str, object]] = {
     "CLOSP_MODEL": ("DarthReca/CLOSP-RN", "closp_model", "DarthReca/CLOSP-RN"),
     "CLOSP_REVISION": (SHA, "closp_revision", SHA),
     "CLOSP_TRUST_REMOTE_CODE": ("1", "trust_remote_code", True),
+    "CLOSP_S2_INPUT": ("DN", "s2_input", "dn"),
     "CLOSP_CONCURRENCY": ("4", "concurrency", 4),
     "CLOSP_TORCH_THREADS": ("2", "torch_threads", 2),
     "GRADIO_SERVER_NAME": ("0.0.0.0", "host", "0.0.0.0"),
@@ -37,6 +38,7 @@ BAD: dict[str, list[str]] = {
     "CLOSP_DEVICE": ["tpu", "cuda:x", "gpu"],
     "CLOSP_REVISION": ["main", "v1.0", SHA[:-1], SHA + "0"],
     "CLOSP_TRUST_REMOTE_CODE": ["maybe", "2"],
+    "CLOSP_S2_INPUT": ["reflectances", "10000", "raw"],
     "CLOSP_CONCURRENCY": ["0", "-1", "two", "1.5"],
     "CLOSP_TORCH_THREADS": ["0", "many"],
     "GRADIO_SERVER_PORT": ["0", "65536", "http", "-80"],
@@ -68,6 +70,7 @@ def test_defaults():
     assert s == Settings()
     assert s.corpus == DEFAULT_CORPUS and s.encoder is None and s.device == "auto"
     assert s.closp_model is None and s.closp_revision is None and not s.trust_remote_code
+    assert s.s2_input == "reflectance"  # the authors' training code divides before the model
     assert (s.concurrency, s.torch_threads, s.host, s.port) == (1, 1, "127.0.0.1", 7860)
     assert s.limits == Limits() and s.limits.max_bytes == 50 * MB and s.limits.max_tiles == 64
     assert s.limits.max_pixels >= 10980 * 10980 and s.limits.max_side >= 10980  # a full S2 tile

@@ -10,7 +10,10 @@ crisis_land_mark.py, configs/default.yaml; read through the code search index):
   The text tower is fine-tuned (freeze_pretrained is lifted after the warm-up epoch), so its
   weights come from the checkpoint, not from the stock MiniLM.
 - Sentinel-2: a 12-band image gets `np.insert(data, 10, 0, axis=0)` (zero B10), then
-  `np.nan_to_num(nan=0)`, then kornia `Normalize(mean=0, std=10000)`, i.e. /10000.
+  `np.nan_to_num(nan=0)`, then kornia `Normalize(mean=0, std=10000)`, i.e. /10000 before the
+  model: `s2_input="reflectance"` (setting CLOSP_S2_INPUT, the default). `"dn"` passes digital
+  numbers instead, for a model whose `get_image_features` divides by 10000 itself; the start-up
+  self-check (selfcheck.py) warns when the choice looks wrong.
 - Sentinel-1: 2 channels, `np.nan_to_num(nan=1e-6)`, no normalisation. The CrisisLandMark card
   says the channels are (VV, VH); the training loader flips the channel axis for the `benv2s1`
   and `sen1flood` sources, so the order the network saw depends on how those shards were stored:
@@ -38,6 +41,7 @@ the S1 units (the app's internal S1 layout is dB); the head sizes above against 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +56,7 @@ from closp_demo.encoders.location import PREFIXES as LOCATION_PREFIXES
 from closp_demo.encoders.minilm import MiniLMText
 from closp_demo.encoders.registry import releases
 from closp_demo.sensors import S1_BANDS, S2_BANDS, S2_SCALE, Sensor, insert_zero_b10
+from closp_demo.settings import ENV_S2_INPUT, S2_INPUTS
 from closp_demo.torch_compat import ensure_torchvision_importable
 
 TEXT_MAX_TOKENS = 64
@@ -157,12 +162,15 @@ def _checked(images: np.ndarray, bands: int, sensor: str) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
-def prepare_s2(images: np.ndarray) -> np.ndarray:
-    """(N, 12, H, W) L2A digital numbers -> (N, 13, H, W): zero B10 at 10, NaN -> 0, /10000."""
+def prepare_s2(images: np.ndarray, s2_input: str = "reflectance") -> np.ndarray:
+    """(N, 12, H, W) L2A digital numbers -> (N, 13, H, W): zero B10 at 10, NaN -> 0, then /10000
+    for `s2_input` "reflectance" (the authors' code), kept as digital numbers for "dn"."""
+    if s2_input not in S2_INPUTS:
+        raise ValueError(f"s2_input must be one of {S2_INPUTS}, got {s2_input!r}")
     x = insert_zero_b10(_checked(images, len(S2_BANDS), "S2"))
     # inf is treated like NaN (the authors' nan_to_num would turn it into 3.4e38)
     x = np.where(np.isfinite(x), x, S2_NAN_FILL).astype(np.float32)
-    return x / np.float32(S2_SCALE)
+    return x / np.float32(S2_SCALE) if s2_input == "reflectance" else x
 
 
 def prepare_s1(images: np.ndarray) -> np.ndarray:
@@ -171,10 +179,12 @@ def prepare_s1(images: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(x), x, np.float32(S1_NAN_FILL)).astype(np.float32)
 
 
-def model_input(images: np.ndarray, sensor: Sensor, image_size: int) -> torch.Tensor:
+def model_input(
+    images: np.ndarray, sensor: Sensor, image_size: int, s2_input: str = "reflectance"
+) -> torch.Tensor:
     """The exact float32 tensor a CLOSP backbone receives for these internal-layout images."""
     if sensor == "S2":
-        x = torch.from_numpy(prepare_s2(images))
+        x = torch.from_numpy(prepare_s2(images, s2_input))
     elif sensor == "S1":
         x = torch.from_numpy(prepare_s1(images))
     else:
@@ -353,9 +363,21 @@ class CLOSPEncoder:
         image_size: int,
         device: str,
         batch_size: int = 32,
+        s2_input: str = "reflectance",
     ) -> None:
+        if s2_input not in S2_INPUTS:
+            raise ValueError(f"s2_input must be one of {S2_INPUTS}, got {s2_input!r}")
         self.backend = backend
-        self.info = info
+        self.s2_input = s2_input
+        # The default keeps the version corpora were built with; "dn" changes every S2 vector,
+        # so it is part of the version (a corpus built one way is refused the other way).
+        dn = s2_input == "dn"
+        self.info = dataclasses.replace(
+            info, version=f"{info.version}+s2-dn" if dn else info.version,
+            description=f"{info.description}; Sentinel-2 input: "
+            + (f"digital numbers ({ENV_S2_INPUT}=dn)" if dn else "reflectance, i.e. digital "
+               f"numbers / 10000 ({ENV_S2_INPUT}=reflectance)"),
+        )  # fmt: skip
         self.image_size = image_size
         self.device = device
         self.batch_size = batch_size
@@ -380,7 +402,8 @@ class CLOSPEncoder:
         out = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                x = model_input(images[start : start + self.batch_size], sensor, self.image_size)
+                batch = images[start : start + self.batch_size]
+                x = model_input(batch, sensor, self.image_size, self.s2_input)
                 feats = self.backend.image_features(x.to(self.device))
                 out.append(feats.float().cpu().numpy())
         return l2_normalise(np.concatenate(out))

@@ -117,6 +117,7 @@ def load_state_dict_encoder(
     text_model: str | Path | None = None,
     device: str | None = None,
     batch_size: int = 32,
+    s2_input: str = "reflectance",
     name: str | None = None,
 ) -> CLOSPEncoder:
     """Path (c): a safetensors state dict of the CLOSP architecture; no remote code runs.
@@ -170,7 +171,7 @@ def load_state_dict_encoder(
         location is not None,
     )  # fmt: skip
     backend = LocalBackend(vision, text, location)
-    return CLOSPEncoder(backend, info, spec.image_size, device, batch_size)
+    return CLOSPEncoder(backend, info, spec.image_size, device, batch_size, s2_input)
 
 
 def load_remote_encoder(
@@ -182,6 +183,7 @@ def load_remote_encoder(
     cache_dir: str | Path | None = None,
     device: str | None = None,
     batch_size: int = 32,
+    s2_input: str = "reflectance",
     name: str | None = None,
     release: str | None = None,
 ) -> CLOSPEncoder:
@@ -228,7 +230,7 @@ def load_remote_encoder(
     locates = _probe_location(backend, device)
     where = f"{'folder' if local else 'hub'} {source}"
     info = _info(cfg["encoder"] if cfg else GENERIC, label, version, backend.dim, where, locates)
-    return CLOSPEncoder(backend, info, size, device, batch_size)
+    return CLOSPEncoder(backend, info, size, device, batch_size, s2_input)
 
 
 def _probe_location(backend: RemoteBackend, device: str) -> bool:
@@ -251,12 +253,15 @@ def load_release(
     cache_dir: str | Path | None = None,
     device: str | None = None,
     batch_size: int = 32,
+    s2_input: str = "reflectance",
 ) -> CLOSPEncoder:
     """A released model ("CLOSP-RN", ...) with the data of its registry entry. `source`: None (or
     its own name / hub id) for the hub at `revision` (default: the entry's pinned revision); a
     local copy of its weights: a .safetensors state dict (no remote code) or a folder."""
     cfg = releases()[release]
-    common: dict[str, Any] = {"device": device, "batch_size": batch_size, "name": release}
+    common: dict[str, Any] = {
+        "device": device, "batch_size": batch_size, "name": release, "s2_input": s2_input,
+    }  # fmt: skip
     if source is None or str(source) in (release, cfg["repo_id"]):
         return load_remote_encoder(
             cfg["repo_id"], revision=revision or cfg["revision"], release=release,
@@ -288,6 +293,7 @@ def load_closp(
     cache_dir: str | Path | None = None,
     device: str | None = None,
     batch_size: int = 32,
+    s2_input: str = "reflectance",
 ) -> CLOSPEncoder:
     """One entry point. `source`:
     - a released name ("CLOSP-RN", ...) or its hub id -> that release (`load_release`);
@@ -296,7 +302,7 @@ def load_closp(
     - a .safetensors file -> path (c) (needs `arch`: a released name or a spec dict).
     """
     text = str(source)
-    options: dict[str, Any] = {"device": device, "batch_size": batch_size}
+    options: dict[str, Any] = {"device": device, "batch_size": batch_size, "s2_input": s2_input}
     release = _release_of(text)
     if release is not None:
         return load_release(
@@ -334,6 +340,7 @@ def create_closp_encoder(
         "revision": settings.closp_revision,
         "trust_remote_code": settings.trust_remote_code,
         "device": settings.device,
+        "s2_input": settings.s2_input,
         **kwargs,
     }
     source = options.pop("source", None) or settings.closp_model

@@ -68,8 +68,11 @@ def _physics(spec: dict[str, Any], settings: Settings, **kwargs: Any) -> Encoder
 
 def _closp(spec: dict[str, Any], settings: Settings, **kwargs: Any) -> Encoder:
     from closp_demo.encoders.closp_loaders import create_closp_encoder
+    from closp_demo.encoders.selfcheck import check_s2_input
 
-    return create_closp_encoder(settings, release=spec.get("release"), **kwargs)
+    encoder = create_closp_encoder(settings, release=spec.get("release"), **kwargs)
+    check_s2_input(encoder)  # logs a warning when the S2 scaling (CLOSP_S2_INPUT) looks wrong
+    return encoder
 
 
 FAMILIES: dict[str, Callable[..., Encoder]] = {"physics": _physics, "closp": _closp}
