@@ -46,7 +46,9 @@ def status_md(answer: Answer) -> str:
 
 def build_ui(explorer: Explorer) -> gr.Blocks:
     with gr.Blocks(title="CLOSP Explorer") as demo:
-        overlay = gr.State(lambda: Overlay())  # one per session, never shared
+        # One per session, never shared: Gradio deep-copies a State's value for each session (a
+        # callable value would instead add a public "/lambda" load endpoint to the API).
+        overlay = gr.State(Overlay())
         gr.Markdown(
             "# 🛰️ CLOSP Explorer\nText-to-image retrieval over **Sentinel-1 SAR** and "
             "**Sentinel-2 multispectral** images in one embedding space "

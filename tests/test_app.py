@@ -104,3 +104,13 @@ def test_api_search_near_a_place(app_url):
     assert {r["place"] for r in rows} == {"Finland"}
     with pytest.raises(Exception, match="Latitude must be between"):
         client.predict("forest", "both", 8, "within", 99.0, 25.0, 500, 0.5, api_name="/search")
+
+
+# Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload"}
+
+
+def test_api_lists_only_the_documented_endpoints(app_url):
+    api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == PUBLIC_ENDPOINTS
+    assert not api["unnamed_endpoints"]
