@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from closp_demo.corpus.index import search as index_search
+from closp_demo.corpus.labels import ALL_CLASSES
 from closp_demo.corpus.store import Corpus
 from closp_demo.encoders.base import Encoder, can_locate, l2_normalise
 from closp_demo.geo.place import Place, blend, distances_km, ring_centre
+from closp_demo.search.candidates import top_k
+from closp_demo.search.filters import FilterColumns, FilterError, Filters
 from closp_demo.search.places import rank_near
 from closp_demo.sensors import Sensor
 
 MAX_QUERY_CHARS = 300
+UPLOAD_SOURCE = "your upload"
+MASK_CACHE = 8  # filter masks kept per engine (N bytes each): a visitor refines one filter
 SENSOR_CHOICES = ("both", "S1", "S2")
 
 
@@ -64,11 +68,18 @@ class Overlay:
 
     def search(
         self, query: np.ndarray, sensor: str, k: int, place: Place | None = None,
-        rank_by_place: bool = True,
+        rank_by_place: bool = True, filters: Filters | None = None,
     ) -> list[tuple[float, Result]]:  # fmt: skip
-        """The same rules as the corpus: similarity, then the place's filter or prior (or,
-        with `rank_by_place` off, only each upload's distance from the place)."""
+        """The same rules as the corpus: similarity, metadata filters, then the place's filter
+        or prior (or, with `rank_by_place` off, only each upload's distance from the place)."""
         pool = [it for it in self.items if sensor == "both" or it.result.sensor == sensor]
+        if pool and filters is not None and filters.active():
+            centres = np.array([ring_centre(it.result.footprint) for it in pool], dtype=float)
+            cols = FilterColumns.build(
+                [it.result.source for it in pool], [it.result.timestamp for it in pool],
+                ["|".join(it.result.labels) for it in pool], centres[:, 0], centres[:, 1],
+            )  # fmt: skip
+            pool = [it for it, keep in zip(pool, cols.mask(filters), strict=True) if keep]
         scored = []
         for it in pool:
             score = float(it.vector @ query)
@@ -108,6 +119,39 @@ class SearchEngine:
         self.encoder = encoder
         # Rows are decoded per hit, not up front (that took 15-18 s and 2.1 GB at 650k rows).
         self.rows = corpus.rows
+        self._filter_columns: FilterColumns | None = None
+        self._masks: dict[Filters, np.ndarray] = {}
+
+    # --- metadata filters ----------------------------------------------------------------------
+    def filter_columns(self) -> FilterColumns:
+        """Built on the first filtered query (~1 s at 650k rows), then kept."""
+        if self._filter_columns is None:
+            lon, lat = self._centres()
+            col = self.rows.column
+            self._filter_columns = FilterColumns.build(
+                col("source"), col("timestamp"), col("labels"), lon, lat
+            )
+        return self._filter_columns
+
+    def filter_mask(self, filters: Filters) -> np.ndarray:
+        """Rows `filters` keeps; unknown source or label names are refused by name."""
+        cols = self.filter_columns()
+        for what, names, known in (
+            ("source", filters.sources, (*cols.source_names, UPLOAD_SOURCE)),
+            ("label", filters.labels, tuple(dict.fromkeys((*ALL_CLASSES, *cols.label_names)))),
+        ):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise FilterError(
+                    f"unknown {what} {unknown[0][:40]!r}: this corpus has {', '.join(known)}"
+                )
+        mask = self._masks.get(filters)
+        if mask is None:
+            mask = cols.mask(filters)
+            if len(self._masks) >= MASK_CACHE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[filters] = mask
+        return mask
 
     def corpus_result(self, row: int, rank: int, score: float) -> Result:
         r = self.rows.row(row)
@@ -144,20 +188,22 @@ class SearchEngine:
     # --- search --------------------------------------------------------------------------------
     def search_vector(
         self, query: np.ndarray, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        place: Place | None = None, rank_by_place: bool = True,
+        place: Place | None = None, rank_by_place: bool = True, filters: Filters | None = None,
     ) -> list[Result]:  # fmt: skip
         """`place` filters or re-weights by distance (geo.place) and every result gets its
         distance from it; `rank_by_place` off (a GeoCLOSP blend, already in `query`, see
-        `place_query`) leaves the ranking to the query vector."""
+        `place_query`) leaves the ranking to the query vector. `filters` restrict the rows
+        searched (closp_demo.search.filters), so k results come whenever k rows pass."""
         sensor = check_sensor(sensor)
         k = max(1, min(int(k), 100))
         id_range = self.corpus.id_range(sensor)
+        allowed = self.filter_mask(filters) if filters is not None and filters.active() else None
         if place is None or not rank_by_place:
-            found = index_search(self.corpus.index, query, k, id_range)
+            found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range, allowed)
         else:
             lon, lat = self._centres()
             found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
-                              place, id_range)  # fmt: skip
+                              place, id_range, allowed)  # fmt: skip
         hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
         if place is not None:
             lon, lat = self._centres()
@@ -165,7 +211,7 @@ class SearchEngine:
             for (_, res), km in zip(hits, distances_km(place, lon[rows], lat[rows]), strict=True):
                 res.distance_km = float(km)
         if overlay is not None and overlay.items:
-            hits += overlay.search(query, sensor, k, place, rank_by_place)
+            hits += overlay.search(query, sensor, k, place, rank_by_place, filters)
             hits.sort(key=lambda sr: -sr[0])
         results = []
         for rank, (score, res) in enumerate(hits[:k], start=1):
@@ -175,14 +221,14 @@ class SearchEngine:
 
     def search_text(
         self, text: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        place: Place | None = None,
+        place: Place | None = None, filters: Filters | None = None,
     ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
         text = clean_query(text)
         t0 = time.perf_counter()
         query = self.place_query(self.encoder.encode_text([text])[0], place)
         t1 = time.perf_counter()
         blended = self.blends_location(place)
-        results = self.search_vector(query, sensor, k, overlay, place, rank_by_place=not blended)
+        results = self.search_vector(query, sensor, k, overlay, place, not blended, filters)
         t2 = time.perf_counter()
         return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}
 
