@@ -105,7 +105,7 @@ def _box(value: object) -> tuple[float, float, float, float] | None:
         raise FilterError(f"the map box needs -90 <= south <= north <= 90, got {south}, {north}")
     if east - west >= 360:  # a zoomed-out map shows every longitude
         return -180.0, south, 180.0, north
-    if west > east and not (-180 <= east and west <= 180):
+    if west > east and not (east >= -180 and west <= 180):
         raise FilterError(f"the map box has west {west} > east {east} outside -180..180")
     # Leaflet reports a view panned past 180° as e.g. 170..200: wrap to -180..180, keeping 180
     west = (west + 180.0) % 360.0 - 180.0
@@ -158,11 +158,17 @@ class FilterColumns:
     ) -> FilterColumns:  # fmt: skip
         """`labels`: "|"-joined per row, as stored. Strings are dictionary-encoded: labels and
         sources repeat, so each distinct value is parsed once."""
-        src = pc.dictionary_encode(pa.chunked_array([pa.array(sources, pa.string())])
-                                   if not isinstance(sources, pa.ChunkedArray) else sources)
+        src = pc.dictionary_encode(
+            pa.chunked_array([pa.array(sources, pa.string())])
+            if not isinstance(sources, pa.ChunkedArray)
+            else sources
+        )
         src = src.combine_chunks()
-        lab = pc.dictionary_encode(pa.chunked_array([pa.array(labels, pa.string())])
-                                   if not isinstance(labels, pa.ChunkedArray) else labels)
+        lab = pc.dictionary_encode(
+            pa.chunked_array([pa.array(labels, pa.string())])
+            if not isinstance(labels, pa.ChunkedArray)
+            else labels
+        )
         lab = lab.combine_chunks()  # fmt: skip
         combos = [str(x) if x is not None else "" for x in lab.dictionary.to_pylist()]
         label_names = tuple(sorted({n for c in combos for n in c.split("|") if n}))
@@ -173,8 +179,11 @@ class FilterColumns:
             [sum((bit[n] for n in c.split("|") if n), np.uint64(0)) for c in combos] or [0],
             dtype=np.uint64,
         )
-        ts = timestamps if isinstance(timestamps, pa.ChunkedArray) else pa.array(timestamps,
-                                                                                 pa.string())
+        ts = (
+            timestamps
+            if isinstance(timestamps, pa.ChunkedArray)
+            else pa.array(timestamps, pa.string())
+        )
         return cls(
             source_names=tuple(str(x) for x in src.dictionary.to_pylist()),
             source_codes=src.indices.to_numpy(zero_copy_only=False).astype(np.int32),

@@ -15,6 +15,7 @@ from closp_demo.corpus.index import Hit
 from closp_demo.geo.place import EARTH_RADIUS_KM, PRIOR_REACH, Place, blend, distances_km
 from closp_demo.search.candidates import EXACT_ROWS, top_k, top_rows
 
+
 def _rows_within(
     place: Place, lon: np.ndarray, lat: np.ndarray, lo: int, hi: int, km: float
 ) -> np.ndarray:

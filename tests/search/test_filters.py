@@ -33,8 +33,13 @@ FILTERS = [
     parse_filters(box="5, 40, 30, 70"),  # Europe
     parse_filters(box="100, -10, 110, 25"),  # south-east Asia
     parse_filters(box="170, -90, -170, 90"),  # across the antimeridian: nothing there
-    parse_filters(sources="bigearthnet", labels="Water", box="-30, 30, 40, 75",
-                  date_from="2017-01-01", date_to="2018-12-31"),  # fmt: skip
+    parse_filters(
+        sources="bigearthnet",
+        labels="Water",
+        box="-30, 30, 40, 75",
+        date_from="2017-01-01",
+        date_to="2018-12-31",
+    ),
 ]
 
 
@@ -127,8 +132,12 @@ def test_uploads_obey_the_filters(engine):
     overlay = Overlay([OverlayItem(np.asarray(engine.corpus.embeddings[0]), upload)])
     q = np.asarray(engine.corpus.embeddings[0])
     assert engine.search_vector(q, "both", 3, overlay)[0].image_id == "upload:x.tif"
-    for f in (parse_filters(unlabelled="drop"), parse_filters(sources="bigearthnet"),
-              parse_filters(date_from="2000-01-01"), parse_filters(box="-179, -89, -178, -88")):
+    for f in (
+        parse_filters(unlabelled="drop"),
+        parse_filters(sources="bigearthnet"),
+        parse_filters(date_from="2000-01-01"),
+        parse_filters(box="-179, -89, -178, -88"),
+    ):
         ids = [r.image_id for r in engine.search_vector(q, "both", 3, overlay, filters=f)]
         assert "upload:x.tif" not in ids  # fmt: skip
     kept = engine.search_vector(q, "both", 3, overlay, filters=parse_filters(sources="your upload"))

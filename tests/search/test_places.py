@@ -73,6 +73,7 @@ def test_an_empty_region_gives_no_results(world):
 
 def test_large_row_sets_go_through_the_index_selector(world, monkeypatch):
     emb, lon, lat, _, queries, index = world
+
     def exact_rows(n):  # both the candidate ranking and the "prefer" gathering read it
         monkeypatch.setattr(place_search, "EXACT_ROWS", n)
         monkeypatch.setattr(candidates, "EXACT_ROWS", n)
