@@ -36,6 +36,7 @@ PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within r
 # place given switches "Anywhere" to "Prefer nearby".
 PLACE_FROM_MAP_JS = read_text_asset("js/place-from-map.js")
 PLACE_MODE_JS = read_text_asset("js/place-mode.js")
+MAP_VIEW_BOX_JS = read_text_asset("js/map-view-box.js")
 
 
 def status_md(answer: Answer) -> str:
@@ -85,7 +86,34 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                         label="Place weight (Prefer nearby)",
                     )  # fmt: skip
                 gr.Markdown(place_help(explorer))
-            search_btn = gr.Button("Search", variant="primary")
+            with gr.Accordion("Filters (optional)", open=False, elem_id="filter-box"):
+                with gr.Row():
+                    f_sources = gr.CheckboxGroup(
+                        explorer.source_names(), label="Sources (none = all)", elem_id="f-sources"
+                    )
+                    f_from = gr.Textbox(label="From (YYYY-MM-DD)", max_lines=1, elem_id="f-from")
+                    f_to = gr.Textbox(label="To (YYYY-MM-DD)", max_lines=1, elem_id="f-to")
+                with gr.Row():
+                    f_labels = gr.CheckboxGroup(
+                        explorer.label_names(), label="Labels (any of; none = all)", scale=3,
+                        elem_id="f-labels",
+                    )  # fmt: skip
+                    f_unlabelled = gr.Radio(
+                        [("Keep unlabelled images", "keep"), ("Drop them", "drop")],
+                        value="keep", label="Unlabelled images", scale=1, elem_id="f-unlabelled",
+                    )  # fmt: skip
+                with gr.Row():
+                    f_box = gr.Textbox(
+                        label="Only in this box: west, south, east, north (°)", max_lines=1,
+                        scale=3, elem_id="f-box",
+                    )  # fmt: skip
+                    box_btn = gr.Button("Use the current map view", scale=1, elem_id="f-box-btn")
+            with gr.Row():
+                search_btn = gr.Button("Search", variant="primary", scale=4)
+                group = gr.Checkbox(
+                    True, label="One result per scene (uncheck: every tile)", scale=1,
+                    elem_id="group-scenes",
+                )  # fmt: skip
             gr.Examples(EXAMPLES, inputs=query)
             status = gr.Markdown()
             with gr.Row():
@@ -95,7 +123,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     height=520,
                     scale=1,
                 )
-                map_html = gr.HTML(label="Map", js_on_load=PLACE_FROM_MAP_JS)
+                map_html = gr.HTML(label="Map", js_on_load=PLACE_FROM_MAP_JS, elem_id="result-map")
             table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
 
         with gr.Tab("Upload a GeoTIFF"):
@@ -130,8 +158,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             eval_md = gr.Markdown()
             eval_btn.click(explorer.evaluation, None, [eval_md, eval_plot], api_name=False)
 
-        def on_search(q, s, n, ov, mode, la, lo, r, w):
-            a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w)
+        def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
+            fields = filter_fields(src, d0, d1, lab, unl, box)
+            a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
             return status_md(a), a.gallery, a.map_html, a.table
 
         def on_upload(f, s, n, ov):
@@ -141,12 +170,17 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
 
         outputs = [status, gallery, map_html, table]
         place_inputs = [place_mode, lat, lon, radius, weight]
+        search_inputs = [query, sensor, k, overlay, *place_inputs, group,
+                         f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
         # Giving a place (map click or typing) switches "Anywhere" on to "Prefer nearby"; in the
         # browser, through Gradio's own state (a DOM click on the radio was lost under load).
         for field in (lat, lon):
             field.change(None, [place_mode, field], [place_mode], api_name=False, js=PLACE_MODE_JS)
-        for trigger in (search_btn.click, query.submit):
-            trigger(on_search, [query, sensor, k, overlay, *place_inputs], outputs, api_name=False)
+        for trigger in (search_btn.click, query.submit, group.input):
+            trigger(on_search, search_inputs, outputs, api_name=False)
+        box_btn.click(None, [f_box], [f_box], js=MAP_VIEW_BOX_JS, api_name=False).then(
+            on_search, search_inputs, outputs, api_name=False
+        )
         gr.api(explorer_api(explorer), api_name="search")
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
@@ -166,6 +200,12 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
     return demo
 
 
+def filter_fields(sources, date_from, date_to, labels, unlabelled, box) -> dict:
+    """The filter widgets' values as `parse_filters` keyword arguments."""
+    return {"sources": sources, "date_from": date_from, "date_to": date_to, "labels": labels,
+            "unlabelled": unlabelled, "box": box}  # fmt: skip
+
+
 def _rows(answer: Answer) -> list[dict]:
     if not answer.ok:
         raise gr.Error(answer.message)
@@ -182,12 +222,22 @@ def explorer_api(explorer: Explorer):
         lon: float | None = None,
         radius_km: float = DEFAULT_RADIUS_KM,
         place_weight: float = DEFAULT_WEIGHT,
+        sources: str = "",
+        date_from: str = "",
+        date_to: str = "",
+        labels: str = "",
+        unlabelled: str = "keep",
+        box: str = "",
+        group: bool = False,
     ) -> list[dict]:
         """Ranked corpus results as plain data (for gradio_client and benchmarks). place_mode:
-        "off", "prefer" (distance prior, or GeoCLOSP's location embedding) or "within"."""
+        "off", "prefer" (distance prior, or GeoCLOSP's location embedding) or "within".
+        Filters: sources and labels comma-separated, dates YYYY-MM-DD, unlabelled "keep" or
+        "drop", box "west, south, east, north"; group: one result per source scene."""
+        fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
         answer = explorer.text_search_near(
             query, sensor, int(k), None, place_mode, lat, lon, radius_km, place_weight,
-            render=False,
+            render=False, filters=fields, group=bool(group),
         )  # fmt: skip
         return _rows(answer)
 

@@ -114,3 +114,17 @@ def test_api_lists_only_the_documented_endpoints(app_url):
     api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
     assert set(api["named_endpoints"]) == PUBLIC_ENDPOINTS
     assert not api["unnamed_endpoints"]
+
+
+def test_search_api_filters_and_groups(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict(
+        "forest", "both", 8, "off", None, None, 250, 0.5, "bigearthnet", "2017-06-01",
+        "2017-08-31", "Water", "drop", "", False, api_name="/search",
+    )  # fmt: skip
+    assert len(rows) == 8
+    assert all("Water" in r["labels"] and "2017-06-01" <= r["date"] <= "2017-08-31" for r in rows)
+    grouped = client.predict("forest", "both", 8, group=True, api_name="/search")
+    assert len(grouped) == 8 and "more from this scene" in grouped[0]
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        client.predict("forest", "both", 8, date_from="<b>x</b>", api_name="/search")

@@ -18,6 +18,7 @@ from closp_demo.encoders.base import Encoder, can_locate, l2_normalise
 from closp_demo.geo.place import Place, blend, distances_km, ring_centre
 from closp_demo.search.candidates import top_k
 from closp_demo.search.filters import FilterColumns, FilterError, Filters
+from closp_demo.search.grouping import GROUP_FETCH, MAX_FETCH, group_by_scene, scene_of
 from closp_demo.search.places import rank_near
 from closp_demo.sensors import Sensor
 
@@ -46,6 +47,8 @@ class Result:
     evidence: dict = field(default_factory=dict)
     origin: str = "corpus"  # "corpus" or "your upload"
     distance_km: float | None = None  # from the query's place, when it has one
+    scene: str = ""  # the source scene it was cut from (closp_demo.search.grouping)
+    more_in_scene: int = 0  # grouped lists: other tiles of this scene among the candidates
     facts: dict[str, str] = field(default_factory=dict)  # an upload's level, size, CRS
 
 
@@ -159,6 +162,7 @@ class SearchEngine:
             rank=rank, score=score, image_id=r.image_id, sensor=r.sensor, source=r.source,
             labels=r.labels, place=r.place, timestamp=r.timestamp, footprint=r.footprint,
             thumbnail=str(self.corpus.thumbnail_path(row)), evidence=r.evidence,
+            scene=scene_of(r.image_id, r.source),
         )  # fmt: skip
 
     # --- places ------------------------------------------------------------------------------
@@ -189,13 +193,17 @@ class SearchEngine:
     def search_vector(
         self, query: np.ndarray, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
         place: Place | None = None, rank_by_place: bool = True, filters: Filters | None = None,
+        group: bool = False,
     ) -> list[Result]:  # fmt: skip
         """`place` filters or re-weights by distance (geo.place) and every result gets its
         distance from it; `rank_by_place` off (a GeoCLOSP blend, already in `query`, see
         `place_query`) leaves the ranking to the query vector. `filters` restrict the rows
-        searched (closp_demo.search.filters), so k results come whenever k rows pass."""
+        searched (closp_demo.search.filters), so k results come whenever k rows pass. `group`:
+        k scenes, each shown by its best tile, from the best `GROUP_FETCH` k candidates."""
         sensor = check_sensor(sensor)
         k = max(1, min(int(k), 100))
+        wanted = k
+        k = min(k * GROUP_FETCH, MAX_FETCH) if group else k
         id_range = self.corpus.id_range(sensor)
         allowed = self.filter_mask(filters) if filters is not None and filters.active() else None
         if place is None or not rank_by_place:
@@ -213,22 +221,25 @@ class SearchEngine:
         if overlay is not None and overlay.items:
             hits += overlay.search(query, sensor, k, place, rank_by_place, filters)
             hits.sort(key=lambda sr: -sr[0])
+        shown = [(hit, 0) for hit in hits[:wanted]]
+        if group:
+            shown = group_by_scene(hits, lambda sr: sr[1].scene or sr[1].image_id, wanted)
         results = []
-        for rank, (score, res) in enumerate(hits[:k], start=1):
-            res.rank, res.score = rank, score
+        for rank, ((score, res), more) in enumerate(shown, start=1):
+            res.rank, res.score, res.more_in_scene = rank, score, more
             results.append(res)
         return results
 
     def search_text(
         self, text: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        place: Place | None = None, filters: Filters | None = None,
+        place: Place | None = None, filters: Filters | None = None, group: bool = False,
     ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
         text = clean_query(text)
         t0 = time.perf_counter()
         query = self.place_query(self.encoder.encode_text([text])[0], place)
         t1 = time.perf_counter()
         blended = self.blends_location(place)
-        results = self.search_vector(query, sensor, k, overlay, place, not blended, filters)
+        results = self.search_vector(query, sensor, k, overlay, place, not blended, filters, group)
         t2 = time.perf_counter()
         return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}
 
