@@ -124,7 +124,15 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     scale=1,
                 )
                 map_html = gr.HTML(label="Map", js_on_load=PLACE_FROM_MAP_JS, elem_id="result-map")
+            with gr.Row():
+                like_id = gr.Textbox(
+                    label="More like this: click a result (or paste an image id)", max_lines=1,
+                    scale=3, elem_id="like-id",
+                )  # fmt: skip
+                like_sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Find in", scale=2)
+                like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
             table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
+            shown_ids = gr.State([])  # the ids in the gallery, for a click on one of them
 
         with gr.Tab("Upload a GeoTIFF"):
             gr.Markdown(
@@ -161,14 +169,22 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table
+            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+
+        def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
+            fields = filter_fields(src, d0, d1, lab, unl, box)
+            a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
+            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+
+        def on_pick(ids: list[str], evt: gr.SelectData) -> str:
+            return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
 
         def on_upload(f, s, n, ov):
             a = explorer.upload_search(f, s, int(n), ov)
             notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
             return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
 
-        outputs = [status, gallery, map_html, table]
+        outputs = [status, gallery, map_html, table, shown_ids]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
@@ -178,6 +194,10 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             field.change(None, [place_mode, field], [place_mode], api_name=False, js=PLACE_MODE_JS)
         for trigger in (search_btn.click, query.submit, group.input):
             trigger(on_search, search_inputs, outputs, api_name=False)
+        gallery.select(on_pick, [shown_ids], [like_id], api_name=False)
+        like_inputs = [like_id, like_sensor, k, overlay, group, *search_inputs[-6:]]
+        like_btn.click(on_like, like_inputs, outputs, api_name=False)
+        gr.api(more_like_this_api(explorer), api_name="more_like_this")
         box_btn.click(None, [f_box], [f_box], js=MAP_VIEW_BOX_JS, api_name=False).then(
             on_search, search_inputs, outputs, api_name=False
         )
@@ -242,6 +262,19 @@ def explorer_api(explorer: Explorer):
         return _rows(answer)
 
     return search
+
+
+def more_like_this_api(explorer: Explorer):
+    def more_like_this(
+        image_id: str, sensor: str = "both", k: int = 12, group: bool = False
+    ) -> list[dict]:
+        """Corpus images ranked by the embedding of the corpus image `image_id` (a result's
+        "id"), in "both", "S1" or "S2": an S1 image finds similar S2 images too. For an upload,
+        use /upload, which ranks by the upload's embedding."""
+        return _rows(explorer.more_like_this(image_id, sensor, int(k), group=bool(group),
+                                             render=False))  # fmt: skip
+
+    return more_like_this
 
 
 def place_help(explorer: Explorer) -> str:

@@ -170,6 +170,30 @@ class Explorer:
             return _error(str(err))
         return self.text_search(query, sensor, k, overlay, render, place, parsed, bool(group))
 
+    def more_like_this(
+        self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        filters: dict | None = None, group: bool = False, render: bool = True,
+    ) -> Answer:  # fmt: skip
+        """Results ranked by a corpus image's embedding (same or other sensor)."""
+        t0 = time.perf_counter()
+        try:
+            parsed = parse_filters(**(filters or {}))
+            results, timings = self.engine.search_like(
+                image_id, sensor, k, overlay, parsed, bool(group)
+            )
+        except (QueryError, FilterError) as err:
+            return _error(str(err))
+        except Exception:
+            log.exception("more-like-this failed for %r", image_id)
+            return _error("The search failed unexpectedly; please try again.")
+        gallery, map_html, table = self._show(results, timings, render=render)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        message = (
+            f"{len(results)} images like {image_id} ({sensor}"
+            f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
+        )
+        return Answer(gallery, map_html, table, message, True, timings)
+
     def upload_search(
         self, path: str | Path | None, sensor: str = "both", k: int = 12,
         overlay: Overlay | None = None, filename: str | None = None,

@@ -107,7 +107,7 @@ def test_api_search_near_a_place(app_url):
 
 
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
-PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload"}
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this"}
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -128,3 +128,14 @@ def test_search_api_filters_and_groups(app_url):
     assert len(grouped) == 8 and "more from this scene" in grouped[0]
     with pytest.raises(Exception, match="YYYY-MM-DD"):
         client.predict("forest", "both", 8, date_from="<b>x</b>", api_name="/search")
+
+
+def test_more_like_this_crosses_sensors(app_url):
+    client = Client(app_url, verbose=False)
+    seed = client.predict("a lake", "S1", 1, api_name="/search")[0]
+    rows = client.predict(seed["id"], "S2", 5, api_name="/more_like_this")
+    assert len(rows) == 5 and {r["sensor"] for r in rows} == {"S2"}
+    same = client.predict(seed["id"], "both", 5, api_name="/more_like_this")
+    assert seed["id"] not in [r["id"] for r in same]
+    with pytest.raises(Exception, match="no image"):
+        client.predict("<img src=x>", "both", 5, api_name="/more_like_this")

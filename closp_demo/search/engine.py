@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from closp_demo.corpus.labels import ALL_CLASSES
 from closp_demo.corpus.store import Corpus
@@ -242,6 +244,32 @@ class SearchEngine:
         results = self.search_vector(query, sensor, k, overlay, place, not blended, filters, group)
         t2 = time.perf_counter()
         return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}
+
+    def row_of(self, image_id: str) -> int:
+        """The corpus row of an image id; QueryError if the corpus has no such image."""
+        image_id = str(image_id or "").strip()
+        column = self.rows.column("image_id")
+        at = pc.index(column, image_id).as_py() if isinstance(column, pa.ChunkedArray) else next(
+            (i for i, x in enumerate(column) if x == image_id), -1)  # fmt: skip
+        if not image_id or at is None or at < 0:
+            raise QueryError(f"no image {image_id[:80]!r} in this corpus: pick a result's id")
+        return int(at)
+
+    def search_like(
+        self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        filters: Filters | None = None, group: bool = False,
+    ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
+        """More like this: rank by a corpus image's own embedding, in either sensor (one space,
+        so an S1 image finds similar S2 images too). The image itself is left out."""
+        t0 = time.perf_counter()
+        row = self.row_of(image_id)
+        vector = np.asarray(self.corpus.embeddings[row], dtype=np.float32)
+        results = self.search_vector(vector, sensor, min(int(k), 99) + 1, overlay, None, True,
+                                     filters, group)  # fmt: skip
+        results = [r for r in results if r.image_id != image_id][: max(1, min(int(k), 100))]
+        for rank, r in enumerate(results, start=1):
+            r.rank = rank
+        return results, {"search_ms": (time.perf_counter() - t0) * 1e3}
 
     def embed_scene(self, tiles: Sequence[np.ndarray], sensor: Sensor) -> np.ndarray:
         """One vector for a whole scene: the mean of its tiles' embeddings, re-normalised."""
