@@ -31,6 +31,7 @@ EXAMPLES = [
     "wetland",
 ]
 SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel-2 optical", "S2")]
+LIKE_CHOICES = [("In both", "both"), ("In SAR (S1)", "S1"), ("In optical (S2)", "S2")]
 PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within radius", "within")]
 # The page's browser code (assets/js): a click on the result map fills the place fields, and a
 # place given switches "Anywhere" to "Prefer nearby".
@@ -129,7 +130,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     label="More like this: click a result (or paste an image id)", max_lines=1,
                     scale=3, elem_id="like-id",
                 )  # fmt: skip
-                like_sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Find in", scale=2)
+                like_sensor = gr.Radio(LIKE_CHOICES, value="both", label="Find in", scale=2)
                 like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
             table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
             shown_ids = gr.State([])  # the ids in the gallery, for a click on one of them

@@ -147,10 +147,10 @@ class Explorer:
         where = "" if place is None else f", {self.engine.place_rule(place)}"
         if filters is not None and filters.active():
             where += f", {filters.describe()}"
-        if group:
-            where += ", one per scene"
         message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}{where}) in "
                    f"{timings['total_ms']:.0f} ms")  # fmt: skip
+        if group:
+            message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
         return Answer(gallery, map_html, table, message, True, timings)
