@@ -23,6 +23,7 @@ from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, available, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
@@ -92,6 +93,12 @@ class Explorer:
         return (f"{m['count']} images ({by_sensor}; {m['labelled']} labelled) "
                 f"from `{self.corpus.root.name}/`")  # fmt: skip
 
+    def source_names(self) -> list[str]:
+        return sorted({key.split("/")[0] for key in self.corpus.manifest["counts_by_source"]})
+
+    def label_names(self) -> list[str]:
+        return list(self.engine.filter_columns().label_names)
+
     # --- use cases ---------------------------------------------------------------------------
     def _thumb_url(self, thumbnail: str) -> str | None:
         path = Path(thumbnail)
@@ -122,14 +129,18 @@ class Explorer:
 
     def text_search(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        render: bool = True, place: Place | None = None,
+        render: bool = True, place: Place | None = None, filters: Filters | None = None,
+        group: bool = False,
     ) -> Answer:  # fmt: skip
         """`render=False` skips gallery and map (API callers only read the table). `place`:
-        location-aware search (closp_demo.geo.place: filter, distance prior, or GeoCLOSP blend)."""
+        location-aware search (closp_demo.geo.place: filter, distance prior, or GeoCLOSP blend).
+        `filters`: metadata filters applied inside the search; `group`: one result per scene."""
         t0 = time.perf_counter()
         try:
-            results, timings = self.engine.search_text(query, sensor, k, overlay, place)
-        except (QueryError, PlaceError) as err:
+            results, timings = self.engine.search_text(
+                query, sensor, k, overlay, place, filters, group
+            )
+        except (QueryError, PlaceError, FilterError) as err:
             return _error(str(err))
         except Exception:  # keep serving: log for us, a plain message for the visitor
             log.exception("text search failed for %r", query)
@@ -137,8 +148,12 @@ class Explorer:
         gallery, map_html, table = self._show(results, timings, place=place, render=render)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         where = "" if place is None else f", {self.engine.place_rule(place)}"
+        if filters is not None and filters.active():
+            where += f", {filters.describe()}"
         message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}{where}) in "
                    f"{timings['total_ms']:.0f} ms")  # fmt: skip
+        if group:
+            message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
         return Answer(gallery, map_html, table, message, True, timings)
@@ -147,13 +162,40 @@ class Explorer:
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
         mode: str = "off", lat: object = None, lon: object = None,
         radius_km: object = DEFAULT_RADIUS_KM, weight: object = DEFAULT_WEIGHT, render: bool = True,
+        filters: dict | None = None, group: bool = False,
     ) -> Answer:  # fmt: skip
-        """`text_search` from the UI's / API's raw place fields (validated, explained)."""
+        """`text_search` from the UI's / API's raw place and filter fields (validated,
+        explained); `filters` holds `parse_filters`' keyword arguments."""
         try:
             place = parse_place(lat, lon, radius_km, mode, weight)
-        except PlaceError as err:
+            parsed = parse_filters(**(filters or {}))
+        except (PlaceError, FilterError) as err:
             return _error(str(err))
-        return self.text_search(query, sensor, k, overlay, render, place)
+        return self.text_search(query, sensor, k, overlay, render, place, parsed, bool(group))
+
+    def more_like_this(
+        self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        filters: dict | None = None, group: bool = False, render: bool = True,
+    ) -> Answer:  # fmt: skip
+        """Results ranked by a corpus image's embedding (same or other sensor)."""
+        t0 = time.perf_counter()
+        try:
+            parsed = parse_filters(**(filters or {}))
+            results, timings = self.engine.search_like(
+                image_id, sensor, k, overlay, parsed, bool(group)
+            )
+        except (QueryError, FilterError) as err:
+            return _error(str(err))
+        except Exception:
+            log.exception("more-like-this failed for %r", image_id)
+            return _error("The search failed unexpectedly; please try again.")
+        gallery, map_html, table = self._show(results, timings, render=render)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        message = (
+            f"{len(results)} images like {image_id} ({sensor}"
+            f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
+        )
+        return Answer(gallery, map_html, table, message, True, timings)
 
     def upload_search(
         self, path: str | Path | None, sensor: str = "both", k: int = 12,

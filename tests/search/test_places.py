@@ -8,6 +8,7 @@ import pytest
 
 from closp_demo.corpus.index import IndexSpec, build_index
 from closp_demo.geo.place import Place, blend, distances_km
+from closp_demo.search import candidates
 from closp_demo.search import places as place_search
 from closp_demo.search.places import rank_near
 
@@ -72,12 +73,16 @@ def test_an_empty_region_gives_no_results(world):
 
 def test_large_row_sets_go_through_the_index_selector(world, monkeypatch):
     emb, lon, lat, _, queries, index = world
-    monkeypatch.setattr(place_search, "EXACT_ROWS", 5)  # force the selector path
+
+    def exact_rows(n):  # both the candidate ranking and the "prefer" gathering read it
+        monkeypatch.setattr(place_search, "EXACT_ROWS", n)
+        monkeypatch.setattr(candidates, "EXACT_ROWS", n)
+
     for place in (AUSTRIA, EUROPE):
         for q in queries[:3]:
-            monkeypatch.setattr(place_search, "EXACT_ROWS", 5)
+            exact_rows(5)  # force the selector path
             via_index = rank_near(index, emb, lon, lat, q, 10, place)
-            monkeypatch.setattr(place_search, "EXACT_ROWS", 10**9)
+            exact_rows(10**9)
             exact = rank_near(index, emb, lon, lat, q, 10, place)
             np.testing.assert_allclose(
                 [h.score for h in via_index], [h.score for h in exact], atol=1e-6
