@@ -28,11 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from closp_demo.settings import ENV_CACHE_DIR, default_cache_dir
+
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-CACHE_ENV = "CLOSP_CACHE_DIR"
+CACHE_ENV = ENV_CACHE_DIR  # the variable tests set; read by closp_demo.settings only
 # Bump when the export recipe changes (inputs, outputs, exporter options): old files are then
 # never read again.
 EXPORT_VERSION = 1
@@ -62,13 +64,10 @@ def load_torch_bert(folder: str | Path, device: str = "cpu") -> Any:
     return model.eval().to(device)
 
 
-def cache_root() -> Path:
-    """$CLOSP_CACHE_DIR, else $XDG_CACHE_HOME/closp-demo, else ~/.cache/closp-demo."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "closp-demo"
+def cache_root(cache: Path | None = None) -> Path:
+    """`cache` if given (Settings.cache_dir), else settings.default_cache_dir(): $CLOSP_CACHE_DIR,
+    else $XDG_CACHE_HOME/closp-demo, else ~/.cache/closp-demo."""
+    return Path(cache) if cache is not None else default_cache_dir()
 
 
 def _sha256(path: Path) -> str:
@@ -109,7 +108,7 @@ def weights_sha256(weights: Path, cache: Path) -> str:
 
 def onnx_file(folder: Path, cache: Path | None = None) -> Path:
     """Where the export of `folder` lives in the cache (whether or not it exists yet)."""
-    cache = cache or cache_root()
+    cache = cache_root(cache)
     weights = weights_sha256(folder / WEIGHTS_FILE, cache)
     config = hashlib.sha256((folder / CONFIG_FILE).read_bytes()).hexdigest()[:12]
     return cache / "onnx" / weights / f"bert-{config}-v{EXPORT_VERSION}.onnx"
@@ -175,20 +174,23 @@ def export_onnx(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def ensure_onnx(folder: Path) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    """The cached export of `folder`, made now if missing.
+def ensure_onnx(
+    folder: Path, cache: Path | None = None
+) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """The cached export of `folder` (under `cache_root(cache)`), made now if missing.
 
     Returns (path, holder): holder is a TemporaryDirectory to keep alive while the file is in
     use when the cache is not writable (the export then lives for this process only), else None.
     """
     try:
-        path = onnx_file(folder)
+        path = onnx_file(folder, cache)
         if path.is_file():
             return path, None
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        log.warning("ONNX cache %s is not usable (%s): exporting for this process", cache_root(),
-                    err)  # fmt: skip
+        log.warning(
+            "ONNX cache %s is not usable (%s): exporting for this process", cache_root(cache), err
+        )
         holder = tempfile.TemporaryDirectory(prefix="closp-onnx-")
         return export_onnx(folder, Path(holder.name) / "bert.onnx"), holder
     log.warning("exporting %s to ONNX once (~10-20 s), cached as %s", folder, path)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 Pooling = Literal["mean", "cls"]
 Backend = Literal["auto", "onnx", "torch"]
 BACKENDS = ("onnx", "torch")
-BACKEND_ENV = "CLOSP_TEXT_BACKEND"
 MINILM_DIM = 384
 
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -163,8 +161,10 @@ class MiniLMText:
     batch to max_length rather than to its longest text.
 
     `backend`: "onnx" (CPU only: onnxruntime over a cached export, `bert_onnx`), "torch"
-    (transformers' BertModel), or "auto": env CLOSP_TEXT_BACKEND if set, else onnx when the
-    device is "cpu", else torch. The network is loaded on the first `encode`. `.model` is the
+    (transformers' BertModel), or "auto": onnx when the device is "cpu", else torch (the app
+    passes Settings.text_backend, CLOSP_TEXT_BACKEND). `cache_dir`: where the ONNX export is
+    cached (None: settings.default_cache_dir()). The network is loaded on the first `encode`;
+    when "auto" cannot export, it logs why and runs torch. `.model` is the
     torch BertModel, built on first access; from then on `encode` runs it, so weights loaded into
     it (CLOSP's fine-tuned text tower) are used.
     """
@@ -177,21 +177,17 @@ class MiniLMText:
         max_length: int | None = 128,
         pad_to_max: bool = False,
         backend: Backend = "auto",
+        cache_dir: str | Path | None = None,
     ) -> None:
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         self.device = resolve_device(device)
         choice: str = backend
-        if choice == "auto":
-            choice = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
         self._auto = choice == "auto"  # only the default choice falls back to torch
         if choice == "auto":
             choice = "onnx" if self.device == "cpu" else "torch"
         if choice not in BACKENDS:
-            raise ValueError(
-                f"text backend must be auto, {' or '.join(BACKENDS)} (argument or "
-                f"{BACKEND_ENV}), got {choice!r}"
-            )
+            raise ValueError(f"text backend must be auto, {' or '.join(BACKENDS)}, got {choice!r}")
         if choice == "onnx" and self.device != "cpu":
             raise ValueError(f"the onnx backend runs on the CPU only, not {self.device!r}")
         folder = resolve_model_folder(model_path)
@@ -212,6 +208,7 @@ class MiniLMText:
         self._torch_model: Any = None
         self._onnx_model: Any = None  # OnnxBert, built on the first encode
         self._onnx_holder: Any = None  # keeps a process-only export's folder alive
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
 
     @property
     def backend(self) -> str:
@@ -238,7 +235,7 @@ class MiniLMText:
                 from closp_demo.encoders.bert_onnx import OnnxBert, OnnxExportError, ensure_onnx
 
                 try:
-                    path, self._onnx_holder = ensure_onnx(self.model_path)
+                    path, self._onnx_holder = ensure_onnx(self.model_path, self._cache_dir)
                 except OnnxExportError as err:
                     if not self._auto:
                         raise
@@ -307,9 +304,20 @@ class MiniLMText:
         return l2_normalise(np.concatenate(out))
 
 
-@lru_cache(maxsize=4)
 def shared_minilm(
-    device: str | None = None, pooling: Pooling = "mean", backend: Backend = "auto"
+    device: str | None = None,
+    pooling: Pooling = "mean",
+    backend: Backend = "auto",
+    cache_dir: str | Path | None = None,
 ) -> MiniLMText:
-    """One loaded model per (device, pooling, backend) per process: ~0.1 s and ~90 MB each."""
-    return MiniLMText(device=device, pooling=pooling, backend=backend)
+    """One loaded model per (device, pooling, backend, cache) per process: ~0.1 s and ~90 MB."""
+    # keyed by the resolved device, so "auto", None and "cpu" share one model on a CPU machine
+    cache = Path(cache_dir) if cache_dir is not None else None
+    return _shared_minilm(resolve_device(device), pooling, backend, cache)
+
+
+@lru_cache(maxsize=4)
+def _shared_minilm(
+    device: str, pooling: Pooling, backend: Backend, cache_dir: Path | None
+) -> MiniLMText:
+    return MiniLMText(device=device, pooling=pooling, backend=backend, cache_dir=cache_dir)

@@ -36,11 +36,12 @@ import itertools
 import json
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from closp_demo.encoders.base import EncoderInfo, Evidence, l2_normalise
-from closp_demo.encoders.minilm import MiniLMText, shared_minilm
+from closp_demo.encoders.minilm import Backend, MiniLMText, shared_minilm
 from closp_demo.sensors import S2_BANDS, S2_SCALE, Sensor
 
 PHYSICS_ID = "physics-minilm"
@@ -113,9 +114,19 @@ def _masked_mean(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
 class PhysicsEncoder:
     """Training-free encoder; see module docstring. Thread-safe (stateless after init)."""
 
-    def __init__(self, text: MiniLMText | None = None, rules: dict | None = None) -> None:
+    def __init__(
+        self,
+        text: MiniLMText | None = None,
+        rules: dict | None = None,
+        device: str | None = None,
+        text_backend: Backend = "auto",
+        cache_dir: Path | None = None,
+    ) -> None:
+        """`text_backend`, `cache_dir`: MiniLM's network and ONNX cache (Settings, see minilm)."""
         self.rules = rules or load_rules()
-        self.text = text or shared_minilm(pooling="mean")
+        self.text = text or shared_minilm(
+            device=device, pooling="mean", backend=text_backend, cache_dir=cache_dir
+        )
         self.classes: tuple[str, ...] = tuple(self.rules["class_descriptions"])
         self.gamma = float(self.rules["presence_gamma"])
         self.tau = float(self.rules["query_temperature"])

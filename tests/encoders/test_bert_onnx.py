@@ -14,6 +14,7 @@ import pytest
 
 from closp_demo.encoders import bert_onnx
 from closp_demo.encoders.minilm import MiniLMText
+from closp_demo.settings import Settings, SettingsError, default_cache_dir
 from tests.encoders import closp_fixtures as fx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +55,27 @@ def test_an_unwritable_cache_exports_for_this_process_only(tiny, tmp_path, monke
     assert not path.exists()  # nothing left behind
 
 
-def test_the_backend_can_be_chosen_by_environment(tiny, monkeypatch):
-    monkeypatch.setenv("CLOSP_TEXT_BACKEND", "torch")
-    assert MiniLMText(model_path=tiny, device="cpu").backend == "torch"
-    monkeypatch.setenv("CLOSP_TEXT_BACKEND", "numpy")  # the hand-written forward is gone
-    with pytest.raises(ValueError, match="CLOSP_TEXT_BACKEND.*'numpy'"):
-        MiniLMText(model_path=tiny, device="cpu")
-    monkeypatch.delenv("CLOSP_TEXT_BACKEND")
+def test_the_backend_is_chosen_by_settings(tiny, tmp_path):
+    settings = Settings.from_env({"CLOSP_TEXT_BACKEND": "Torch", "CLOSP_CACHE_DIR": str(tmp_path)})
+    assert (settings.text_backend, settings.cache_dir) == ("torch", tmp_path)
+    assert Settings.from_env({}).text_backend == "auto"
+    assert default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "closp-demo"
+    assert default_cache_dir({"CLOSP_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"}) == Path("/c")
+    with pytest.raises(SettingsError, match="CLOSP_TEXT_BACKEND='numpy'.*auto.*onnx.*torch"):
+        Settings.from_env({"CLOSP_TEXT_BACKEND": "numpy"})  # the hand-written forward is gone
+    assert MiniLMText(model_path=tiny, device="cpu", backend="torch").backend == "torch"
+    assert MiniLMText(model_path=tiny, device="cpu").backend == "onnx"
     with pytest.raises(ValueError, match="auto, onnx or torch"):
         MiniLMText(model_path=tiny, device="cpu", backend="tensorflow")  # type: ignore[arg-type]
+
+
+def test_the_physics_encoder_gets_the_text_settings(tmp_path):
+    """create_encoder hands Settings.text_backend and cache_dir to the shared MiniLM."""
+    from closp_demo.encoders.registry import create_encoder
+
+    settings = Settings(device="cpu", text_backend="onnx", cache_dir=tmp_path / "cache")
+    text = create_encoder("physics-minilm", settings).text
+    assert text.backend == "onnx" and text._cache_dir == tmp_path / "cache"
 
 
 @pytest.mark.slow
