@@ -18,6 +18,7 @@ patch_gradio_startup()  # before gradio is imported: closp_demo/gradio_compat.py
 import gradio as gr
 
 from closp_demo.corpus.store import CorpusError
+from closp_demo.encoders.bert_onnx import OnnxExportError
 from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
@@ -331,8 +332,9 @@ def main(argv: list[str] | None = None) -> None:
             corpus=args.corpus, encoder=args.encoder, host=args.host, port=args.port
         )
         explorer = Explorer(settings=settings)
-    except (CorpusError, ValueError, KeyError, PermissionError) as err:
-        # A bad setting, a corpus that fails its manifest, or a model that cannot load: say
+    except (CorpusError, ValueError, KeyError, PermissionError, OnnxExportError) as err:
+        # A bad setting, a corpus that fails its manifest, a model that cannot load, or
+        # CLOSP_TEXT_BACKEND=onnx without a usable export (auto falls back to torch): say
         # which, no traceback.
         raise SystemExit(f"CLOSP Explorer cannot start: {err}") from None
     gr.set_static_paths([str(p) for p in explorer.static_paths])

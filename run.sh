@@ -25,8 +25,9 @@ lint_browser_code() {
 install() {
   pip_install -r "$1"
   pip_install --no-deps -r requirements-nodeps.txt
-  # MiniLM's one-off ONNX export (~10-20 s, cached per weights sha256), so the app starts fast
-  "$VENV/bin/python" -m closp_demo.encoders.bert_onnx
+  # MiniLM's one-off ONNX export (~10-20 s, offline, cached per weights sha256), so the app
+  # starts fast. Not fatal: the app then exports at its first start, else runs MiniLM on torch.
+  "$VENV/bin/python" -m closp_demo.encoders.bert_onnx || true
 }
 case "$what" in
   app)

@@ -164,10 +164,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_app(corpus: Path, timeout: float = 240.0, env: dict[str, str] | None = None) -> dict:
+def run_app(
+    corpus: Path,
+    timeout: float = 240.0,
+    env: dict[str, str] | None = None,
+    root: Path = REPO_ROOT,
+) -> dict:
     """Spawn `python app.py`, time the first HTTP 200 and the first /search answer.
 
-    `env`: extra environment variables for the app. The client library is imported before the
+    `env`: extra environment variables for the app; `root`: the checkout whose app.py runs (an
+    older commit's worktree, bench/text_backends.py). The client library is imported before the
     spawn: a visitor's client is already running, its import is no part of the app's start.
     """
     from gradio_client import Client
@@ -176,7 +182,7 @@ def run_app(corpus: Path, timeout: float = 240.0, env: dict[str, str] | None = N
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--corpus", str(corpus), "--port", str(port)], cwd=REPO_ROOT,
+        [sys.executable, "app.py", "--corpus", str(corpus), "--port", str(port)], cwd=root,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"

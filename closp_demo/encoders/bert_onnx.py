@@ -230,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ONNX export of {folder} already cached: {path}")
         return 0
     print(f"exporting {folder} to ONNX (once) -> {path}")
-    export_onnx(folder, path)
+    try:
+        export_onnx(folder, path)
+    except OnnxExportError as err:  # the app still starts: it exports at start, else runs torch
+        print(f"note: {err}; the app will try again at its first start and otherwise run "
+              "MiniLM on torch (slower start)", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
