@@ -126,3 +126,27 @@ def test_touching_model_switches_to_the_torch_weights(tmp_path, monkeypatch):
     assert text.backend == "torch"
     after = text.encode(["a lake"])
     assert not np.allclose(before, after, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_app_starts_with_an_empty_cache_and_exports_on_the_way(tmp_path):
+    """No export at install (cache empty): the default Explorer exports at start, answers, and
+    leaves the export cached for the next start; torch is imported only for that export."""
+    cache = tmp_path / "cache"
+    code = textwrap.dedent(
+        """
+        from closp_demo.service import Explorer
+        explorer = Explorer("precomputed")
+        answer = explorer.text_search("a lake")
+        assert answer.ok and len(answer.table), answer.message
+        print("backend:", explorer.encoder.text.backend)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSP_")}
+    env |= {"PYTHONPATH": str(REPO_ROOT), bert_onnx.CACHE_ENV: str(cache), "CLOSP_DEVICE": "cpu"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "backend: onnx" in done.stdout, done.stdout
+    assert "exporting" in done.stderr and "to ONNX once" in done.stderr
+    assert len(list((cache / "onnx").glob("*/bert-*.onnx"))) == 1
