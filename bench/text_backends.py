@@ -83,7 +83,8 @@ def run_child(backend: str, root: Path, queries_file: Path) -> dict:
 def _commit(root: Path) -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                          cwd=root)  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":!BENCHMARKS.md"],
                            capture_output=True, text=True, cwd=root).stdout.strip()  # fmt: skip
     return (out.stdout.strip() or "?") + ("+changes" if dirty else "")
 
