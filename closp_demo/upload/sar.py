@@ -7,8 +7,8 @@
   digital numbers are refused with the steps to calibrate elsewhere
   (`bands.UNCALIBRATED_STEPS`).
 - GCPs: the measurement TIFFs are in radar geometry, georeferenced by ground control points.
-  They are warped with rasterio (`WarpedVRT`, GCP polynomial) to the UTM zone of their centre at
-  10 m. Windows of the warped raster map back to radar lines/pixels through the GCP transformer,
+  They are warped with rasterio (`WarpedVRT`, GCP polynomial) to the UTM zone of their centre (GDAL's
+  default grid, the GRD's ~10 m pixels). Windows of the warped raster map back to radar lines/pixels through the GCP transformer,
   which is how calibration finds A for a warped pixel.
 """
 
@@ -26,7 +26,6 @@ from rasterio.enums import Resampling
 from rasterio.io import DatasetReader
 from rasterio.transform import GCPTransformer
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import calculate_default_transform
 from rasterio.warp import transform as warp_transform
 
 from closp_demo.settings import MB
@@ -34,7 +33,6 @@ from closp_demo.upload.errors import UploadError, display_name
 from closp_demo.upload.names import band_of_name
 
 MAX_CALIBRATION_BYTES = 50 * MB  # a real table is about 1-3 MB
-TARGET_RES_M = 10.0
 
 
 @dataclass
@@ -118,7 +116,7 @@ def calibration_tables(
 
 
 def warp_gcps(src: DatasetReader, name: str) -> tuple[WarpedVRT, GCPTransformer, CRS, str]:
-    """A GCP-georeferenced raster warped to the UTM zone of its centre at 10 m; the GCP
+    """A GCP-georeferenced raster warped to the UTM zone of its centre; the GCP
     transformer (map -> radar) and the GCPs' CRS come with it, and a note."""
     gcps, gcp_crs = src.gcps
     if not gcps or gcp_crs is None:
@@ -129,17 +127,15 @@ def warp_gcps(src: DatasetReader, name: str) -> tuple[WarpedVRT, GCPTransformer,
         (lon,), (lat,) = warp_transform(gcp_crs, "EPSG:4326", [lon], [lat])
     zone = int((lon + 180) // 6) % 60 + 1
     utm = CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-    transform, width, height = calculate_default_transform(
-        gcp_crs, utm, src.width, src.height, gcps=gcps, resolution=TARGET_RES_M
-    )
-    vrt = WarpedVRT(
-        src, src_crs=gcp_crs, crs=utm, transform=transform, width=width, height=height,
-        resampling=Resampling.bilinear, src_nodata=src.nodata if src.nodata is not None else 0,
-        nodata=src.nodata if src.nodata is not None else 0,
-    )  # fmt: skip
+    # GDAL's own output grid: with an explicit transform, WarpedVRT (rasterio 1.4) ignores the
+    # GCPs of the source (a stretched raster, no empty corners); GRD pixels are ~10 m anyway.
+    nodata = src.nodata if src.nodata is not None else 0  # GRD: DN 0 is no data
+    vrt = WarpedVRT(src, src_crs=gcp_crs, crs=utm, resampling=Resampling.bilinear,
+                    src_nodata=nodata, nodata=nodata)  # fmt: skip
     note = (
         f"georeferenced by {len(gcps)} ground control points (radar geometry): warped with "
-        f"rasterio to {utm.to_string()} at {TARGET_RES_M:g} m ({width}x{height} px)"
+        f"rasterio to {utm.to_string()} at {abs(vrt.transform.a):.3g} m "
+        f"({vrt.width}x{vrt.height} px)"
     )
     return vrt, GCPTransformer(gcps), gcp_crs, note
 
