@@ -7,7 +7,6 @@ Gradio session state), so one visitor's upload never appears in another's result
 from __future__ import annotations
 
 import math
-
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field

@@ -7,9 +7,10 @@
   digital numbers are refused with the steps to calibrate elsewhere
   (`bands.UNCALIBRATED_STEPS`).
 - GCPs: the measurement TIFFs are in radar geometry, georeferenced by ground control points.
-  They are warped with rasterio (`WarpedVRT`, GCP polynomial) to the UTM zone of their centre (GDAL's
-  default grid, the GRD's ~10 m pixels). Windows of the warped raster map back to radar lines/pixels through the GCP transformer,
-  which is how calibration finds A for a warped pixel.
+  They are warped with rasterio (`WarpedVRT`, GCP polynomial) to the UTM zone of their centre,
+  on GDAL's default grid (the GRD's ~10 m pixels). Windows of the warped raster map back to
+  radar lines/pixels through the GCP transformer, which is how calibration finds A for a warped
+  pixel.
 """
 
 from __future__ import annotations
