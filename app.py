@@ -19,6 +19,7 @@ from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
+from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.assets import read_text_asset
 from closp_demo.views.escape import escape_markdown
 
@@ -147,7 +148,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 "tiles of 120×120 px read on an even grid. Your upload stays in your session only."
             )
             with gr.Row():
-                upload = gr.File(
+                upload = UploadFiles(
                     label="GeoTIFF, band files or one ZIP", file_count="multiple",
                     file_types=[".tif", ".tiff", ".jp2", ".zip"], type="filepath",
                 )  # fmt: skip
