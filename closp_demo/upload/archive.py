@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from closp_demo.settings import ENV_MAX_UNZIPPED_MB, ENV_MAX_ZIP_RATIO, MB, Limits
 from closp_demo.upload.errors import UploadError, display_name
-from closp_demo.upload.names import BAND_EXTENSIONS, band_of_name, product_key
+from closp_demo.upload.names import BAND_EXTENSIONS, band_of_name
 from closp_demo.upload.sar import calibration_tables
 from closp_demo.upload.stack import BandFile, BandStack, assemble
 
@@ -140,7 +140,7 @@ def check_members(infos: list[zipfile.ZipInfo], name: str, limits: Limits) -> No
 
 def choose_members(
     infos: list[zipfile.ZipInfo], name: str
-) -> tuple[list[zipfile.ZipInfo], list[str], str]:
+) -> tuple[list[zipfile.ZipInfo], list[str], str | None]:
     """The band members of the archive's layout, notes saying which, and the product name."""
     names = [i.filename for i in infos]
     granule = [
@@ -180,8 +180,9 @@ def choose_members(
             f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
         )
         notes.append(f"ignored files without a band name: {shown}")
-    product = safe or product_key(PurePosixPath(bands[0].filename).name)
-    return bands, notes, (safe or "") if (granule or measurement) else product
+    # Members of one .SAFE are one product by construction (their names differ, e.g. the S1
+    # image numbers -001/-002); a flat ZIP's members are compared by their names like files.
+    return bands, notes, (safe or "") if (granule or measurement) else None
 
 
 def _is_band(member: str) -> bool:
@@ -198,6 +199,7 @@ def _safe_folder(names: list[str]) -> str:
 
 
 def _is_safe_meta(member: str, safe: str) -> bool:
+    """Inside a .SAFE every other file is product metadata: not worth a note."""
     return bool(safe)
 
 

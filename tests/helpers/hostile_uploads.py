@@ -246,6 +246,14 @@ def write_hostile_uploads(folder: Path) -> list[HostileUpload]:
         for i in range(5001):
             zf.writestr(f"f{i}.txt", b"")
     add([many], "holds 5,001 files", "too many members")
+    mixed_zip = {f"T33UUP_20200101T101031_{b}.tif": d for b, d in good_bytes.items()}
+    del mixed_zip["T33UUP_20200101T101031_B03.tif"]
+    mixed_zip["T34UUP_20200303T101031_B03.tif"] = good_bytes["B03"]
+    add(
+        [_zip(folder / "mixed.zip", mixed_zip)],
+        "come from different products",
+        "ZIP mixing two products",
+    )
     add(
         [
             _zip(
