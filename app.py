@@ -24,6 +24,7 @@ from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
+from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.assets import read_text_asset
 from closp_demo.views.escape import escape_markdown
 
@@ -145,12 +146,17 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         with gr.Tab("Upload a GeoTIFF"):
             gr.Markdown(
                 "Upload a Sentinel-1 (2 bands: VV, VH in dB or linear power) or Sentinel-2 "
-                "(12 bands L2A or 13 bands L1C) GeoTIFF, any size and CRS. Larger rasters are "
-                "embedded as the mean of up to 64 tiles of 120×120 px read on an even grid. "
-                "Your upload stays in your session only."
+                "(12 bands L2A or 13 bands L1C) GeoTIFF, any size and CRS; or the band files of "
+                "one scene together (`B01.tif` … `B12.tif`, `B8A`, TIFF or JP2, any resolution; "
+                "`VV.tif` + `VH.tif`); or one ZIP of them, or a zipped .SAFE product (Sentinel-2 "
+                "L1C/L2A, Sentinel-1 GRD). Larger rasters are embedded as the mean of up to 64 "
+                "tiles of 120×120 px read on an even grid. Your upload stays in your session only."
             )
             with gr.Row():
-                upload = gr.File(label="GeoTIFF", file_types=[".tif", ".tiff"], type="filepath")
+                upload = UploadFiles(
+                    label="GeoTIFF, band files or one ZIP", file_count="multiple",
+                    file_types=[".tif", ".tiff", ".jp2", ".zip"], type="filepath",
+                )  # fmt: skip
                 up_sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Find neighbours in")
                 up_k = gr.Slider(1, 50, value=12, step=1, label="Results")
             up_status = gr.Markdown()

@@ -25,12 +25,14 @@ from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, Place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
 from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.settings import Settings, refuse
-from closp_demo.upload.scene import UploadError, read_upload
+from closp_demo.upload.scene import UploadedScene, UploadError, read_uploads
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
+
+MAX_UPLOAD_FILES = 32  # a Sentinel-2 product has 13 band files; Sentinel-1 2
 
 
 @dataclass
@@ -198,16 +200,25 @@ class Explorer:
         return Answer(gallery, map_html, table, message, True, timings)
 
     def upload_search(
-        self, path: str | Path | None, sensor: str = "both", k: int = 12,
-        overlay: Overlay | None = None, filename: str | None = None,
+        self, path: object, sensor: str = "both", k: int = 12,
+        overlay: Overlay | None = None, filename: str | list[str] | None = None,
     ) -> Answer:  # fmt: skip
-        """The corpus images nearest an uploaded GeoTIFF; the upload joins `overlay`, so the
-        session's later searches rank it too."""
-        if not path:
-            return _error("Choose a GeoTIFF file (.tif) to upload.")
+        """The corpus images nearest an uploaded scene: one GeoTIFF, several band files or one
+        ZIP (`path`: a path or a list of paths, as the UI's multiple-file box and API clients
+        send them; anything else gets a message). The upload joins `overlay`, so the session's
+        later searches rank it too."""
+        paths, problem = upload_paths(path)
+        if problem:
+            return _error(problem)
+        names = ([filename] if isinstance(filename, str) else filename) or [
+            Path(p).name for p in paths
+        ]
+        if len(names) != len(paths):
+            return _error(f"{len(paths)} files but {len(names)} file names were given.")
         t0 = time.perf_counter()
         try:
-            scene = read_upload(path, self.settings.limits, filename or Path(path).name)
+            scene = read_uploads(paths, self.settings.limits, names)
+            self._check_encoder_can_embed(scene)
             t1 = time.perf_counter()
             vector = self.engine.embed_scene([t.image for t in scene.tiles], scene.sensor)
             t2 = time.perf_counter()
@@ -215,22 +226,39 @@ class Explorer:
         except (UploadError, QueryError) as err:
             return _error(str(err))
         except Exception:
-            log.exception("upload failed for %r", filename or path)
-            return _error("This file could not be processed; please check it is a Sentinel-1 or "
-                          "Sentinel-2 GeoTIFF.")  # fmt: skip
+            log.exception("upload failed for %r", names)
+            return _error("This upload could not be processed; please check it is a Sentinel-1 "
+                          "or Sentinel-2 GeoTIFF, band files or a zipped product.")  # fmt: skip
         preview = thumbnails.render(scene.preview, scene.sensor)
         thumb = thumbnails.save(preview, self.upload_dir / f"{uuid.uuid4().hex}.webp")
         upload = views.upload_result(scene, str(thumb))
         if overlay is not None:
             overlay.add(OverlayItem(vector, upload))
         timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3}
-        gallery, map_html, table = self._show(results, timings, query=upload)
+        gallery, map_html, table = self._show(
+            results, timings, query=upload if scene.placed else None
+        )
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         message = (
             f"{scene.filename}: {scene.sensor} {scene.level}, {scene.width}×{scene.height} px"
             f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
         )
+        if not scene.placed:
+            message += "; your image has no georeferencing, so it is not on the map"
         return Answer(gallery, map_html, table, message, True, timings, preview, list(scene.notes))
+
+    def _check_encoder_can_embed(self, scene: UploadedScene) -> None:
+        """A single/other-polarisation Sentinel-1 scene needs an encoder that can embed it."""
+        if scene.full_polarisation or self.encoder.info.partial_s1:
+            return
+        pols = " + ".join(scene.polarisations)
+        raise UploadError(
+            f"{scene.filename}: Sentinel-1 {pols} cannot be embedded by {self.encoder.info.name}: "
+            "it takes exactly two channels, VV and VH, as it was trained on, and inventing the "
+            "missing or different polarisation would give misleading results. Upload a VV + VH "
+            "scene, or run the demo with the physics baseline (--encoder physics-minilm), which "
+            "embeds it with the rules that need VH skipped"
+        )
 
     def evaluation(self) -> tuple[str, object]:
         """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""
@@ -241,6 +269,34 @@ class Explorer:
         if result is None:
             return text, None
         return text, per_query_chart(result)
+
+
+def upload_paths(value: object) -> tuple[list[str], str]:
+    """What an upload widget or API client sent -> (paths, "") or ([], a message saying what is
+    wrong). Accepted: a path, a list of paths, or Gradio file dicts ({"path": ...}) of either."""
+    if value is None or value == "" or value == []:
+        return [], "Choose a GeoTIFF, several band files or one ZIP to upload."
+    items = value if isinstance(value, (list, tuple)) else [value]
+    paths: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            if not isinstance(item.get("path"), str):
+                return [], (
+                    "A file given as a dict needs its 'path' (what gradio_client's handle_file "
+                    f"sends); got keys {sorted(map(str, item))[:5]}."
+                )
+            item = item["path"]
+        if hasattr(item, "path") and not isinstance(item, (str, Path)):
+            item = item.path
+        if not isinstance(item, (str, Path)) or not str(item):
+            return [], (
+                f"The upload must be a file or a list of files; got {type(item).__name__}. API "
+                "clients: send handle_file(path) or a list of them."
+            )
+        paths.append(str(item))
+    if len(paths) > MAX_UPLOAD_FILES:
+        return [], f"{len(paths)} files: upload at most {MAX_UPLOAD_FILES} files at once."
+    return paths, ""
 
 
 def _encoder_name(settings: Settings) -> str:

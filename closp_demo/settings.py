@@ -43,12 +43,16 @@ ENV_MAX_UPLOAD_MB = "CLOSP_MAX_UPLOAD_MB"
 ENV_MAX_PIXELS = "CLOSP_MAX_PIXELS"
 ENV_MAX_SIDE = "CLOSP_MAX_SIDE"
 ENV_MAX_TILES = "CLOSP_MAX_TILES"
+ENV_MAX_UNZIPPED_MB = "CLOSP_MAX_UNZIPPED_MB"
+ENV_MAX_ZIP_RATIO = "CLOSP_MAX_ZIP_RATIO"
 
 MB = 1_000_000  # upload sizes are shown in SI megabytes, as browsers and file managers show them
 DEFAULT_MAX_UPLOAD_MB = 50.0
 DEFAULT_MAX_PIXELS = 11_000 * 11_000
 DEFAULT_MAX_SIDE = 30_000
 DEFAULT_MAX_TILES = 64
+DEFAULT_MAX_UNZIPPED_MB = 2000.0  # a zipped Sentinel-2 L2A .SAFE is about 1.1 GB unzipped
+DEFAULT_MAX_ZIP_RATIO = 100.0  # JP2 members are stored ~1:1, GRD TIFFs deflate ~1.5:1
 
 
 class SettingsError(ValueError):
@@ -115,6 +119,13 @@ VARIABLES: tuple[Variable, ...] = (
              f"`{DEFAULT_MAX_SIDE:_}`", "longest upload side, in pixels"),
     Variable(ENV_MAX_TILES, "limits.max_tiles", None, "a positive number",
              f"`{DEFAULT_MAX_TILES}`", "most 120 x 120 tiles embedded per upload"),
+    Variable(ENV_MAX_UNZIPPED_MB, "limits.max_unzipped_bytes", None, "a positive number",
+             f"`{DEFAULT_MAX_UNZIPPED_MB:g}`", "largest uncompressed size of an uploaded ZIP, "
+             "per member and all members together, in MB (declared sizes, checked before "
+             "anything is read)"),
+    Variable(ENV_MAX_ZIP_RATIO, "limits.max_zip_ratio", None, "a positive number",
+             f"`{DEFAULT_MAX_ZIP_RATIO:g}`", "largest compression ratio of a ZIP member above "
+             "1 MB (a higher one is refused as a ZIP bomb)"),
 )  # fmt: skip
 _BY_FIELD = {v.field: v for v in VARIABLES}
 
@@ -123,20 +134,25 @@ _BY_FIELD = {v.field: v for v in VARIABLES}
 class Limits:
     """How large a GeoTIFF the public demo accepts (closp_demo.upload.reader checks them).
 
-    `max_bytes` is the file size; `max_pixels` counts pixels of one band. Every limit is checked on
-    the file size or the TIFF header, before any pixel is read, so a hostile upload is refused
-    without allocating memory for it. The defaults accept a full Sentinel-2 tile (10980 x 10980
-    px, 12 bands) when it fits in the upload size; the reader only ever holds a 512 px preview
-    and at most `max_tiles` 120 x 120 tiles of it in memory (windowed reads).
+    `max_bytes` is the file size (all files of one upload together); `max_pixels` counts pixels
+    of one band; `max_unzipped_bytes` and `max_zip_ratio` bound what an uploaded ZIP declares.
+    Every limit is checked on the file size or the TIFF header, before any pixel is read, so a
+    hostile upload is refused without allocating memory for it. The defaults accept a full
+    Sentinel-2 tile (10980 x 10980 px, 12 bands) when it fits in the upload size; the reader only
+    ever holds a 512 px preview and at most `max_tiles` 120 x 120 tiles of it in memory
+    (windowed reads).
     """
 
     max_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * MB)
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_side: int = DEFAULT_MAX_SIDE
     max_tiles: int = DEFAULT_MAX_TILES
+    max_unzipped_bytes: int = int(DEFAULT_MAX_UNZIPPED_MB * MB)
+    max_zip_ratio: float = DEFAULT_MAX_ZIP_RATIO
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_side", "max_tiles"):
+        for name in ("max_bytes", "max_pixels", "max_side", "max_tiles", "max_unzipped_bytes",
+                     "max_zip_ratio"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"Limits.{name} must be at least 1, got {getattr(self, name)}")
 
@@ -268,6 +284,10 @@ def _limits_from(env: Mapping[str, str]) -> Limits:
         max_pixels=max(1, int(number("limits.max_pixels", DEFAULT_MAX_PIXELS))),
         max_side=max(1, int(number("limits.max_side", DEFAULT_MAX_SIDE))),
         max_tiles=max(1, int(number("limits.max_tiles", DEFAULT_MAX_TILES))),
+        max_unzipped_bytes=max(
+            1, int(number("limits.max_unzipped_bytes", DEFAULT_MAX_UNZIPPED_MB) * MB)
+        ),
+        max_zip_ratio=max(1.0, number("limits.max_zip_ratio", DEFAULT_MAX_ZIP_RATIO)),
     )
 
 

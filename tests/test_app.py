@@ -65,6 +65,35 @@ def test_upload_a_real_patch_finds_its_neighbours(app_url, samples_dir, tmp_path
     assert "iframe" in map_html and "srcdoc" in map_html
 
 
+def test_band_files_upload_as_a_list_and_a_wrong_mix_gets_a_message(app_url, samples_dir):
+    from tests.helpers.products import ssl4eo_band_files
+
+    files = ssl4eo_band_files(samples_dir, "s2a")
+    client = Client(app_url, verbose=False)
+    status, _preview, notes, gallery, _map, _table = client.predict(
+        [handle_file(str(f)) for f in files], "both", 4, api_name="/upload"
+    )
+    assert "✅" in status and "S2 L2A" in status and "12 bands from 12 files" in notes
+    assert len(gallery) == 4
+    status, *_ = client.predict(
+        [handle_file(str(f)) for f in files[:-1]], "both", 4, api_name="/upload"
+    )
+    assert "⚠️" in status and "is missing" in status
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [("/etc/passwd", "a bare string"), (42, "type int"), ([{"x": 1}], "not an uploaded file")],
+)
+def test_wrong_upload_shapes_from_api_clients_get_a_message(app_url, value, what):
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    with pytest.raises(AppError, match="must be a file or a list of files") as err:
+        client.predict(value, "both", 3, api_name="/upload")
+    assert what in str(err.value)
+
+
 def test_a_bad_upload_gets_a_message_and_the_app_keeps_serving(app_url, tmp_path):
     bad = tmp_path / "notes.tif"
     bad.write_text("this is not a GeoTIFF")

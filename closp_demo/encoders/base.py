@@ -27,6 +27,9 @@ class EncoderInfo:
     sensors: tuple[Sensor, ...] = ("S1", "S2")
     location: bool = False  # also embeds places: has encode_location (GeoCLOSP)
     land_cover: bool = False  # embeds measured land-cover fractions: a LandCoverEncoder (physics)
+    # Embeds Sentinel-1 without VH (its channel NaN) and HH/HV in place of VV/VH: a degraded
+    # embedding with the rules needing VH skipped (physics). False: needs exactly VV + VH (CLOSP).
+    partial_s1: bool = False
 
 
 @dataclass

@@ -87,6 +87,22 @@ def _local_std(x: np.ndarray, size: int = 5) -> np.ndarray:
     return np.sqrt(np.maximum(_box_mean(x * x, size) - m * m, 0.0))
 
 
+def _without_vh(
+    member: dict[str, np.ndarray], no_vh: np.ndarray, calm_vv: np.ndarray, built: np.ndarray,
+    fields: np.ndarray,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Memberships for images without VH (`no_vh`, per image): only the VV rules."""
+    water = calm_vv * (1 - built)
+    land = (1 - water) * (1 - built)
+    zero = np.zeros_like(water)
+    vv_only = {
+        "Water": water, "Trees": zero, "Grass": land * (1 - fields), "Crops": land * fields,
+        "Shrub and Scrub": zero, "Built": built, "Bare": zero, "Flooded Vegetation": zero,
+    }  # fmt: skip
+    pick = no_vh[:, None, None]
+    return {k: np.where(pick, vv_only[k], v) for k, v in member.items()}
+
+
 PRESENCE_EPS = 1e-3
 
 
@@ -142,6 +158,7 @@ class PhysicsEncoder:
                 "indices (S2) and backscatter (S1) mixed into the all-MiniLM-L6-v2 text space."
             ),
             land_cover=True,  # class_fractions + embed_fractions (LandCoverEncoder)
+            partial_s1=True,  # VV (or HH) alone: the VH rules are skipped (`_s1_memberships`)
         )
 
     def _class_prototypes(self) -> np.ndarray:
@@ -377,7 +394,12 @@ class PhysicsEncoder:
     def _s1_memberships(self, images: np.ndarray):
         r = self.rules["s1"]
         w = r["sharpness_db"]
-        valid = np.isfinite(images).all(axis=1)
+        # Single polarisation (an upload of VV or HH alone): the VH channel is all NaN. The
+        # rules needing VH are skipped for that image: water by the calm-water VV rule only,
+        # built by VV point targets, open land split by VV texture into crops and grass;
+        # trees, shrub, bare and flooded vegetation are not measured (0). A degraded embedding.
+        has_vh = np.isfinite(images[:, 1]).any(axis=(-2, -1))
+        valid = np.isfinite(images[:, 0]) & (np.isfinite(images[:, 1]) | ~has_vh[:, None, None])
         validf = valid.astype(np.float32)
         db = np.nan_to_num(images, nan=-30.0, posinf=-30.0, neginf=-30.0)
         # Boxcar speckle filter in linear power (averaging dB would bias low), back to dB.
@@ -431,6 +453,11 @@ class PhysicsEncoder:
             "Bare": open_land * bare,
             "Flooded Vegetation": 1 - (1 - stems) * (1 - marsh),
         }
+        if not has_vh.all():
+            member = _without_vh(member, ~has_vh, calm_vv=_below(vv, rw["vv_max"], w),
+                                 built=built, fields=fields)  # fmt: skip
+            ratio = np.where(has_vh[:, None, None], ratio, np.nan)
+            vh = np.where(has_vh[:, None, None], vh, np.nan)
         measures = {
             "VV median dB": np.array(
                 [np.median(v[m]) if m.any() else np.nan for v, m in zip(vv, valid, strict=True)]

@@ -6,6 +6,7 @@ Gradio session state), so one visitor's upload never appears in another's result
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ class OverlayItem:
     result: Result  # rank/score filled in per query
 
 
+def _centre(ring: list) -> tuple[float, float]:
+    """A footprint's centre; NaN for an upload without georeferencing (matches no box)."""
+    return ring_centre(ring) if ring else (math.nan, math.nan)
+
+
 @dataclass
 class Overlay:
     """One session's uploaded images, searchable alongside the corpus, never shared."""
@@ -79,7 +85,7 @@ class Overlay:
         or prior (or, with `rank_by_place` off, only each upload's distance from the place)."""
         pool = [it for it in self.items if sensor == "both" or it.result.sensor == sensor]
         if pool and filters is not None and filters.active():
-            centres = np.array([ring_centre(it.result.footprint) for it in pool], dtype=float)
+            centres = np.array([_centre(it.result.footprint) for it in pool], dtype=float)
             cols = FilterColumns.build(
                 [it.result.source for it in pool], [it.result.timestamp for it in pool],
                 ["|".join(it.result.labels) for it in pool], centres[:, 0], centres[:, 1],
@@ -89,7 +95,10 @@ class Overlay:
         for it in pool:
             score = float(it.vector @ query)
             it.result.distance_km = None
-            if place is not None:
+            if place is not None and not it.result.footprint:  # an upload with no location
+                if rank_by_place and place.mode == "within":
+                    continue
+            elif place is not None:
                 lon, lat = ring_centre(it.result.footprint)
                 km = float(distances_km(place, np.array([lon]), np.array([lat]))[0])
                 if rank_by_place and place.mode == "within" and km > place.radius_km:

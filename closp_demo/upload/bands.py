@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,13 @@ from closp_demo.upload.errors import UploadError
 
 FLOAT_DTYPES = ("float32", "float64")
 
+UNCALIBRATED_STEPS = (
+    "calibrate it to sigma0 first, with one of: ESA SNAP (Radar > Radiometric > Calibrate to "
+    "sigma0, then Geometric > Terrain Correction); pyroSAR (`pyroSAR.snap.geocode(infile, "
+    "outdir, scaling='dB')`); sarsen (`sarsen gtc` on the GRD product); or upload the whole "
+    "zipped .SAFE product, whose calibration tables this demo applies itself"
+)
+
 _S2_NAME = re.compile(r"^B0?([1-9]|1[0-2]|8A)$")
 _POLARISATIONS = ("VV", "VH", "HH", "HV")
 _AMPLITUDE_WORDS = {"AMPLITUDE", "AMP"}
@@ -54,6 +61,13 @@ class BandLayout:
     scales: np.ndarray = field(default_factory=lambda: np.ones(0))  # per band in `indexes`
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(0))
     amplitude_named: bool = False
+    # Sentinel-1 polarisations held, in internal slot order: ("VV", "VH"), or for a degraded scene
+    # ("VV",), ("HH",) (co-pol slot only; cross-pol slot NaN) or ("HH", "HV") (HH in the co-pol
+    # slot, HV in the cross-pol slot).
+    pols: tuple[str, ...] = ("VV", "VH")
+    # Digital numbers -> sigma0 (linear) for a window: `sar.Calibrator`, called with the raw
+    # values and the window's pixel-centre rows and columns; None when not calibrating.
+    calibrate: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -185,7 +199,13 @@ def decide_units(
     spread = f"1st-99th percentile {p1:.4g} .. {p99:.4g}"
     is_float = dtype in FLOAT_DTYPES or layout.scaled  # scale tags make integers fractional
     if layout.sensor == "S1":
-        if layout.amplitude_named:
+        if layout.calibrate is not None:
+            layout.units = "linear"
+            notes.append(
+                "digital numbers calibrated to sigma0 = DN^2 / A^2 with the product's "
+                "calibration table (sigmaNought), converted to dB"
+            )
+        elif layout.amplitude_named:
             if frac_negative > 0.01:
                 raise UploadError(
                     f"'{name}': bands are described as amplitude, but values are negative "
@@ -204,7 +224,7 @@ def decide_units(
         elif not is_float and frac_negative <= 0.01 and p50 >= 20:
             raise UploadError(
                 f"'{name}' looks like uncalibrated Sentinel-1 digital numbers (integers, "
-                f"{spread}): calibrate it to sigma0 (dB or linear power) first, e.g. with SNAP"
+                f"{spread}) and no calibration table came with it: {UNCALIBRATED_STEPS}"
             )
         else:
             raise UploadError(
@@ -238,4 +258,40 @@ def to_internal(raw: np.ndarray, valid: np.ndarray, layout: BandLayout) -> np.nd
             x = x * S2_SCALE
         if len(layout.indexes) == 13:
             x = drop_b10(x)
+        if layout.sensor == "S1" and x.shape[0] == 1:  # single polarisation: no cross-pol band
+            x = np.concatenate([x, np.full_like(x, np.nan)])
         return x.astype(np.float32)
+
+
+def present_rows(layout: BandLayout) -> int:
+    """How many leading rows of the internal image hold data (1 for single polarisation)."""
+    return 1 if layout.sensor == "S1" and len(layout.indexes) == 1 else len(layout.band_names)
+
+
+def stack_layout_of(stack: object, name: str, notes: list[str]) -> BandLayout:
+    """Layout of an assembled band stack (`stack.BandStack`), whose bands are in stack order."""
+    bands: list[str] = list(stack.bands)  # type: ignore[attr-defined]
+    n = len(bands)
+    if stack.sensor == "S1":  # type: ignore[attr-defined]
+        layout = BandLayout("S1", "GRD", list(range(1, n + 1)), pols=tuple(bands))
+        if tuple(bands) != S1_BANDS:
+            notes.append(SINGLE_POL_NOTES[tuple(bands)])
+        return layout
+    level = "L1C" if n == 13 else "L2A"
+    layout = BandLayout("S2", level, list(range(1, n + 1)))
+    if n == 13:
+        notes.append("13 bands -> Sentinel-2 L1C, B10 dropped")
+    elif any("MSIL1C" in f.name.upper() for f in stack.files):  # type: ignore[attr-defined]
+        layout.level = "L1C"
+        notes.append("'MSIL1C' in the file names -> processing level L1C")
+    return layout
+
+
+SINGLE_POL_NOTES = {
+    ("VV",): "single polarisation (VV only): VH is missing, so the embedding is degraded (rules "
+    "that need VH are skipped)",
+    ("HH",): "single polarisation (HH only): HH stands in for VV and VH is missing, so the "
+    "embedding is degraded (rules that need VH are skipped; VV thresholds applied to HH)",
+    ("HH", "HV"): "HH + HV dual polarisation: HH stands in for VV and HV for VH (equal by "
+    "reciprocity), so the embedding is degraded (VV thresholds applied to HH)",
+}

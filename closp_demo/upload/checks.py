@@ -72,6 +72,10 @@ def check_tiff_magic(path: Path, name: str) -> None:
     """Refuse non-TIFF content by its magic bytes, before GDAL sees it."""
     with open(path, "rb") as fh:
         head = fh.read(512)
+    _refuse_non_tiff(head, name)
+
+
+def _refuse_non_tiff(head: bytes, name: str) -> None:
     if head.startswith(_TIFF_MAGIC):
         if len(head) < 16:
             raise UploadError(f"'{name}' is a damaged or truncated TIFF: only {len(head)} bytes")
@@ -86,6 +90,28 @@ def check_tiff_magic(path: Path, name: str) -> None:
         kind = "an XML/HTML text file" if stripped.startswith(b"<") else "a text file"
         raise UploadError(f"'{name}' is {kind}, not a GeoTIFF")
     raise UploadError(f"'{name}' is not a TIFF file (its content is not recognised)")
+
+
+JP2_MAGIC = (b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51")
+
+
+def check_band_magic(head: bytes, name: str) -> str:
+    """A band file is a TIFF or a JPEG 2000 image (as in a .SAFE product), and its name's
+    extension says which; returns the GDAL driver to open it with (and only it)."""
+    lower = name.lower()
+    if head.startswith(JP2_MAGIC):
+        if lower.endswith((".tif", ".tiff")):
+            raise UploadError(
+                f"'{name}' is a JPEG 2000 image named as a TIFF: rename it .jp2 (renaming does "
+                "not convert a file)"
+            )
+        return "JP2OpenJPEG"
+    if head.startswith(_TIFF_MAGIC) and lower.endswith(".jp2"):
+        raise UploadError(f"'{name}' is a TIFF named as a JPEG 2000 (.jp2) file: rename it .tif")
+    if not head:
+        raise UploadError(f"'{name}' is empty (0 bytes)")
+    _refuse_non_tiff(head, name)
+    return "GTiff"
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -104,9 +130,9 @@ def _looks_like_text(head: bytes) -> bool:
 # --- the TIFF header (no pixel read) -----------------------------------------------------------
 
 
-def check_header(src: DatasetReader, limits: Limits, name: str, size: int) -> None:
+def check_header(src: DatasetReader, limits: Limits, name: str, size: int) -> str:
     """Everything about a band-stack GeoTIFF that its header tells (the order picks which of
-    several problems is reported)."""
+    several problems is reported); returns how it is georeferenced (`check_georeferencing`)."""
     if src.subdatasets:
         raise UploadError(
             f"'{name}' is a multi-page TIFF ({len(src.subdatasets)} images): upload one "
@@ -116,8 +142,9 @@ def check_header(src: DatasetReader, limits: Limits, name: str, size: int) -> No
     check_band_count(src.count, name)
     check_pixel_type(src.dtypes[0], name)
     check_min_side(src.width, src.height, name)
-    check_georeferencing(src, name)
+    georef = check_georeferencing(src, name)
     check_blocks(src, name, size)
+    return georef
 
 
 def check_extent(width: int, height: int, limits: Limits, name: str) -> None:
@@ -174,31 +201,26 @@ def check_min_side(width: int, height: int, name: str) -> None:
         )
 
 
-def check_georeferencing(src: DatasetReader, name: str) -> None:
-    """A CRS and a north-up geotransform (GCP/RPC-only rasters need warping first)."""
+def check_georeferencing(src: DatasetReader, name: str) -> str:
+    """How the raster is placed: "grid" (a CRS and a north-up geotransform), "gcps" (ground
+    control points only: warped by `sar.warp_gcps`) or "none" (no CRS or no geotransform: it is
+    searched by its pixels but not placed on the map). RPC-only and rotated grids are refused."""
     t = src.transform
     has_transform = not t.is_identity
     if not has_transform:
-        gcps, _ = src.gcps
+        gcps, gcp_crs = src.gcps
         if gcps:
-            raise UploadError(
-                f"'{name}' is georeferenced only by ground control points (like a Sentinel-1 GRD "
-                "in radar geometry): terrain-correct or warp it to a map grid first"
-            )
+            if gcp_crs is None:
+                raise UploadError(
+                    f"'{name}' has ground control points without a CRS: they cannot place it"
+                )
+            return "gcps"
         if src.rpcs:
             raise UploadError(
                 f"'{name}' is georeferenced only by RPC coefficients: orthorectify it first"
             )
     if src.crs is None or not has_transform:
-        missing = (
-            "CRS and geotransform"
-            if src.crs is None and not has_transform
-            else ("CRS" if src.crs is None else "geotransform")
-        )
-        raise UploadError(
-            f"no georeferencing (CRS or geotransform) in '{name}': its {missing} "
-            f"{'are' if ' and ' in missing else 'is'} missing"
-        )
+        return "none"
     if abs(t.b) > 1e-9 * abs(t.a) or abs(t.d) > 1e-9 * abs(t.e):
         raise UploadError(
             f"'{name}' has a rotated pixel grid (its geotransform has rotation terms): "
@@ -206,6 +228,7 @@ def check_georeferencing(src: DatasetReader, name: str) -> None:
         )
     if t.a == 0 or t.e == 0 or not all(math.isfinite(v) for v in t[:6]):
         raise UploadError(f"'{name}' has an invalid geotransform (pixel size {t.a}, {t.e})")
+    return "grid"
 
 
 def check_blocks(src: DatasetReader, name: str, size: int) -> None:

@@ -39,9 +39,27 @@ from closp_demo.corpus.records import ImageRecord, footprint_lonlat
 from closp_demo.geo.place import great_circle_km
 from closp_demo.sensors import PATCH_SIZE, Sensor
 from closp_demo.settings import Limits
-from closp_demo.upload.bands import BandLayout, decide_units, detect_layout, to_internal
-from closp_demo.upload.checks import check_content, check_file, check_header, check_tiff_magic
+from closp_demo.upload.archive import is_zip, product_name, read_zip
+from closp_demo.upload.bands import (
+    BandLayout,
+    decide_units,
+    detect_layout,
+    stack_layout_of,
+    to_internal,
+)
+from closp_demo.upload.checks import (
+    JP2_MAGIC,
+    check_content,
+    check_extent,
+    check_file,
+    check_header,
+    check_min_side,
+    check_tiff_magic,
+)
 from closp_demo.upload.errors import UploadError, display_name
+from closp_demo.upload.names import band_of_name, product_key
+from closp_demo.upload.sar import Calibrator, warp_gcps
+from closp_demo.upload.stack import BandFile, BandStack, assemble
 from closp_demo.upload.windows import normalised_bounds, read_preview, read_tiles
 
 logger = logging.getLogger(__name__)
@@ -50,7 +68,15 @@ GDAL_CACHE_MB = 128  # bounds GDAL's block cache (its default is 5 % of the mach
 
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?!\d)")
 
-__all__ = ["UploadError", "UploadedScene", "display_name", "read_upload", "scene_footprint"]
+NOT_PLACED_NOTE = (
+    "no georeferencing (no CRS or geotransform): the scene is searched by its pixels, but it "
+    "cannot be placed on the map and has no location for place filters"
+)
+
+__all__ = [
+    "UploadError", "UploadedScene", "display_name", "read_upload", "read_uploads",
+    "scene_footprint",
+]  # fmt: skip
 
 
 @dataclass
@@ -67,47 +93,118 @@ class UploadedScene:
     tiles: list[ImageRecord]  # 120 x 120 tiles in the internal layout
     preview: np.ndarray  # float32 (B, h, w), internal layout, long side <= 512, NaN where invalid
     timestamp: str | None = None  # acquisition time found in the filename, ISO 8601 UTC
+    # Sentinel-1 polarisations in the file, ("VV", "VH") for a full scene; ("VV",), ("HH",) or
+    # ("HH", "HV") for a single/other-polarisation scene (see `bands.BandLayout.pols`).
+    polarisations: tuple[str, ...] = ()
+
+    @property
+    def placed(self) -> bool:
+        """False for a raster without georeferencing: searchable, but not drawn on the map."""
+        return bool(self.footprint)
+
+    @property
+    def full_polarisation(self) -> bool:
+        return self.sensor != "S1" or tuple(self.polarisations) == ("VV", "VH")
 
 
 def read_upload(
     path: str | Path, limits: Limits | None = None, filename: str | None = None
 ) -> UploadedScene:
-    """Read one uploaded GeoTIFF; raise `UploadError` (user-facing message) on any problem.
+    """Read one uploaded GeoTIFF (or band file, or ZIP); raise `UploadError` (user-facing message)
+    on any problem.
 
     `filename` is the name the user gave the file (default: the name of `path`); it is only shown,
     shortened, in notes and messages. `limits`: default `Limits()`; the app passes its settings'.
     """
-    name = display_name(filename if filename is not None else Path(path).name)
+    names = None if filename is None else [filename]
+    return read_uploads([path], limits, names)
+
+
+def read_uploads(
+    paths: Sequence[str | Path], limits: Limits | None = None,
+    filenames: Sequence[str] | None = None,
+) -> UploadedScene:  # fmt: skip
+    """Read one upload: a band-stack GeoTIFF, several band files, or one ZIP (band files or a
+    zipped .SAFE product) -> one scene; `UploadError` on any problem (see `read_upload`)."""
     limits = limits or Limits()
+    paths = [Path(p) for p in paths]
+    given = list(filenames) if filenames is not None else [p.name for p in paths]
+    names = [display_name(n) for n in given]
+    label = names[0] if len(names) == 1 else f"{len(names)} files"
     try:
         with (
             rasterio.Env(
                 GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024,  # rasterio passes bytes to GDAL
                 GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",  # no sidecar .ovr/.aux.xml/.msk
                 GDAL_PAM_ENABLED="NO",  # never write .aux.xml next to the upload
+                CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".none",  # no network reads, ever
             ),
             warnings.catch_warnings(),
         ):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return _read(Path(path), limits, name)
+            return _dispatch(paths, names, limits)
     except UploadError as exc:
-        logger.info("upload %r refused: %s", name, exc)
+        logger.info("upload %r refused: %s", label, exc)
         raise
     except MemoryError:
-        logger.exception("upload %r: out of memory", name)
+        logger.exception("upload %r: out of memory", label)
         raise UploadError(
-            f"'{name}' is too large to process on this server (it ran out of memory)"
+            f"'{label}' is too large to process on this server (it ran out of memory)"
         ) from None
     except Exception as exc:
-        logger.exception("upload %r: unexpected error", name)
+        logger.exception("upload %r: unexpected error", label)
         raise UploadError(
-            f"'{name}' could not be read: unexpected error ({type(exc).__name__}). The file may "
+            f"'{label}' could not be read: unexpected error ({type(exc).__name__}). The file may "
             "be damaged or use a GeoTIFF variant this demo does not support."
         ) from exc
 
 
-def _read(path: Path, limits: Limits, name: str) -> UploadedScene:
-    size = check_file(path, limits, name)
+def _dispatch(paths: list[Path], names: list[str], limits: Limits) -> UploadedScene:
+    if not paths:
+        raise UploadError("no file was uploaded: choose a GeoTIFF, band files or one ZIP")
+    sizes = [check_file(p, limits, n) for p, n in zip(paths, names, strict=True)]
+    zips = [n for p, n in zip(paths, names, strict=True) if is_zip(p)]
+    if zips and len(paths) > 1:
+        raise UploadError(
+            f"{', '.join(repr(z) for z in zips)}: upload one ZIP on its own, or band files "
+            "without a ZIP"
+        )
+    if zips:
+        stack = read_zip(paths[0], names[0], limits)
+        return _read_stack(stack, limits, product_name(names[0]))
+    if len(paths) == 1 and not _one_band_file(paths[0], names[0]):
+        return _read(paths[0], limits, names[0], sizes[0])
+    files = [BandFile(str(p), n, size) for p, n, size in zip(paths, names, sizes, strict=True)]
+    stack = assemble(files, limits)
+    return _read_stack(stack, limits, _stack_name(stack))
+
+
+def _one_band_file(path: Path, name: str) -> bool:
+    """A single upload whose name names a band (e.g. 'VV.tif', '..._B04.jp2') and that holds
+    one band: read as a band file (a single-polarisation scene, or a missing-bands refusal)."""
+    if band_of_name(name) is None:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head.startswith(JP2_MAGIC):
+        return True
+    try:
+        with rasterio.open(path, driver="GTiff", sharing=False) as src:
+            return src.count == 1
+    except RasterioError:
+        return False
+
+
+def _stack_name(stack: BandStack) -> str:
+    if len(stack.files) == 1:
+        return stack.files[0].name
+    keys = {product_key(f.name) for f in stack.files} - {""}
+    if len(keys) == 1:
+        return display_name(keys.pop())
+    return f"{len(stack.files)} band files"
+
+
+def _read(path: Path, limits: Limits, name: str, size: int) -> UploadedScene:
     check_tiff_magic(path, name)
     try:
         src = rasterio.open(path, driver="GTiff", sharing=False)
@@ -118,8 +215,52 @@ def _read(path: Path, limits: Limits, name: str) -> UploadedScene:
         ) from None
     with src:
         notes: list[str] = []
-        check_header(src, limits, name, size)
+        georef = check_header(src, limits, name, size)
         layout = detect_layout(src, name, notes)
+        if georef == "gcps":
+            return _warped_scene(src, layout, limits, name, notes, {})
+        return _scene(src, layout, limits, name, notes)
+
+
+def _warped_scene(
+    src: DatasetReader, layout: BandLayout, limits: Limits, name: str, notes: list[str],
+    tables: dict,
+) -> UploadedScene:  # fmt: skip
+    """A raster placed by ground control points, warped (and calibrated with `tables`, band ->
+    `sar.CalibrationTable`, when there is one for each band)."""
+    warped, gcp, gcp_crs, note = warp_gcps(src, name)
+    with warped:
+        notes.append(note)
+        check_extent(warped.width, warped.height, limits, name)
+        if tables and all(b in tables for b in layout.pols):
+            layout.calibrate = Calibrator([tables[b] for b in layout.pols], warped, gcp, gcp_crs)
+        return _scene(warped, layout, limits, name, notes)
+
+
+def _read_stack(stack: BandStack, limits: Limits, name: str) -> UploadedScene:
+    """A band stack (several files or ZIP members) through the same steps as one file."""
+    notes = list(stack.notes)
+    try:
+        src = rasterio.open(stack.vrt, driver="VRT", sharing=False)
+    except RasterioError as exc:
+        logger.info("upload %r: the band stack could not be opened: %s", name, exc)
+        raise UploadError(f"'{name}': its band files could not be read together") from None
+    with src:
+        check_extent(src.width, src.height, limits, name)
+        check_min_side(src.width, src.height, name)
+        layout = stack_layout_of(stack, name, notes)
+        layout.scales = np.array([src.scales[i - 1] for i in layout.indexes], dtype=np.float64)
+        layout.offsets = np.array([src.offsets[i - 1] for i in layout.indexes], dtype=np.float64)
+        if stack.gcps:
+            return _warped_scene(src, layout, limits, name, notes, stack.calibration)
+        return _scene(src, layout, limits, name, notes)
+
+
+def _scene(
+    src: DatasetReader, layout: BandLayout, limits: Limits, name: str, notes: list[str]
+) -> UploadedScene:
+    placed = src.crs is not None and not src.transform.is_identity
+    if placed:
         crs = src.crs.to_string()
         bounds = normalised_bounds(src.bounds)
         try:
@@ -127,10 +268,14 @@ def _read(path: Path, limits: Limits, name: str) -> UploadedScene:
         except _GeoError as exc:
             raise UploadError(f"'{name}' cannot be placed on the map: {exc}") from None
         notes += geo_notes
-        timestamp = _timestamp_from_name(name, notes)
-        preview = _preview(src, layout, name, notes)
+    else:
+        crs, bounds, footprint = "", (0.0, 0.0, float(src.width), float(src.height)), []
+        notes.append(NOT_PLACED_NOTE)
+    timestamp = _timestamp_from_name(name, notes)
+    preview = _preview(src, layout, name, notes)
+    if placed:
         _note_pixel_size(src, notes)
-        tiles = read_tiles(src, layout, limits, name, notes, crs, timestamp)
+    tiles = read_tiles(src, layout, limits, name, notes, crs, timestamp)
     return UploadedScene(
         sensor=layout.sensor,
         level=layout.level,
@@ -144,6 +289,7 @@ def _read(path: Path, limits: Limits, name: str) -> UploadedScene:
         tiles=tiles,
         preview=preview,
         timestamp=timestamp,
+        polarisations=layout.pols if layout.sensor == "S1" else (),
     )
 
 

@@ -29,7 +29,7 @@ from rasterio.windows import bounds as window_bounds
 from closp_demo.corpus.records import ImageRecord
 from closp_demo.sensors import PATCH_SIZE
 from closp_demo.settings import Limits
-from closp_demo.upload.bands import BandLayout, to_internal
+from closp_demo.upload.bands import BandLayout, present_rows, to_internal
 from closp_demo.upload.errors import UploadError
 
 logger = logging.getLogger(__name__)
@@ -69,16 +69,24 @@ def read_window(
         raise UploadError(
             f"'{name}' is damaged or truncated: reading its pixels failed ({where})"
         ) from None
-    return physical(raw, masks, layout)
+    win = window or Window(0, 0, src.width, src.height)
+    h, w = raw.shape[1:]
+    rows = win.row_off + (np.arange(h) + 0.5) * win.height / h
+    cols = win.col_off + (np.arange(w) + 0.5) * win.width / w
+    return physical(raw, masks, layout, rows, cols)
 
 
 def physical(
-    raw: np.ndarray, masks: np.ndarray, layout: BandLayout
-) -> tuple[np.ndarray, np.ndarray]:
-    """Native pixels + GDAL masks -> float64 values with scale/offset applied, valid-pixel mask."""
+    raw: np.ndarray, masks: np.ndarray, layout: BandLayout,
+    rows: np.ndarray | None = None, cols: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Native pixels + GDAL masks -> float64 values with scale/offset applied (and calibrated,
+    `layout.calibrate`, at pixel-centre `rows` x `cols`), valid-pixel mask."""
     raw = raw.astype(np.float64)
     if layout.scales.size and layout.scaled:
         raw = raw * layout.scales[:, None, None] + layout.offsets[:, None, None]
+    if layout.calibrate is not None and rows is not None and cols is not None:
+        raw = layout.calibrate(raw, rows, cols)
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(raw).all(axis=0) & (masks > 0).all(axis=0)
     return raw, valid
@@ -153,7 +161,7 @@ def decimated(
     for b, value in enumerate(nodata):
         if value is not None and not math.isnan(value):
             masks[b][raw[b] == np.asarray(value).astype(raw.dtype)] = 0
-    return physical(raw, masks, layout)
+    return physical(raw, masks, layout, rows + 0.5, cols + 0.5)
 
 
 # --- the tiles ---------------------------------------------------------------------------------
@@ -220,11 +228,12 @@ def read_tiles(
             src, layout, name, window, out_hw, resampling, f"tile at column {col}, row {row}"
         )
         image = to_internal(raw, valid, layout)
-        valid &= np.isfinite(image).all(axis=0)  # e.g. float64 values beyond float32's range
+        rows = present_rows(layout)  # a single-polarisation scene's VH row is all NaN
+        valid &= np.isfinite(image[:rows]).all(axis=0)  # e.g. float64 beyond float32's range
         if valid.mean() < MIN_VALID_FRACTION:
             sparse += 1
             continue
-        values = image[:, valid]
+        values = image[:rows, valid]
         if (values.min(axis=1) == values.max(axis=1)).all():
             constant += 1
             continue
@@ -232,7 +241,7 @@ def read_tiles(
             filled_tiles += 1
             filled_px += int((~valid).sum())
             medians = np.median(values, axis=1).astype(np.float32)
-            image = np.where(valid, image, medians[:, None, None])
+            image[:rows] = np.where(valid, image[:rows], medians[:, None, None])
         tiles.append(
             ImageRecord(
                 image_id=f"upload-{len(tiles)}",

@@ -35,7 +35,7 @@ def upload_result(scene: UploadedScene, thumbnail: str) -> Result:
         facts={
             "sensor": f"{scene.sensor} {scene.level}",
             "size": f"{scene.width}×{scene.height} px",
-            "CRS": scene.crs,
+            "CRS": scene.crs or "none: not placed on the map",
         },
     )  # fmt: skip
 
@@ -89,9 +89,10 @@ def map_items(
     thumbnail_url: Callable[[str], str | None],
     query: Result | None = None,
 ) -> list[MapItem]:
-    """The results on the map, after the query image (an upload) when there is one."""
-    items = [] if query is None else [query_map_item(query, thumbnail_url)]
-    return items + [map_item(r, thumbnail_url) for r in results]
+    """The results on the map, after the query image (an upload) when there is one. An upload
+    without georeferencing (no footprint) is left off the map: nothing is invented for it."""
+    items = [] if query is None or not query.footprint else [query_map_item(query, thumbnail_url)]
+    return items + [map_item(r, thumbnail_url) for r in results if r.footprint]
 
 
 def map_item(result: Result, thumbnail_url: Callable[[str], str | None]) -> MapItem:

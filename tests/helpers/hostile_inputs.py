@@ -166,7 +166,7 @@ def write_hostile_inputs(folder: Path, limits: Limits = HOSTILE_LIMITS) -> list[
         "<SimpleSource><SourceFilename>/etc/passwd</SourceFilename></SimpleSource>"
         "</VRTRasterBand></VRTDataset>"
     )
-    add("zip_renamed.tif", "is a ZIP archive").write_bytes(_zip_of({"band.tif": good_bytes}))
+    add("zip_renamed.tif", "holds no band file").write_bytes(_zip_of({"band.tif": good_bytes}))
     add("jp2_renamed.tif", "is a JPEG 2000 image").write_bytes(
         b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(200)
     )
@@ -196,11 +196,11 @@ def write_hostile_inputs(folder: Path, limits: Limits = HOSTILE_LIMITS) -> list[
     write_tif(add("s1_vv_vv.tif", "names band VV more than once"), s1, descriptions=["VV", "VV"])
 
     # Georeferencing.
-    write_tif(add("no_crs.tif", "no georeferencing (CRS or geotransform)"), s1, crs=None)
-    no_georef = "no georeferencing (CRS or geotransform)"
-    write_tif(add("no_transform.tif", no_georef), s1, transform=None)
-    write_tif(add("no_georef.tif", "no georeferencing (CRS or geotransform)"), s1, None, None)
-    gcp_path = write_tif(add("gcps_only.tif", "ground control points"), s1, None, None)
+    # No georeferencing: searchable, not placed on the map (valid); GCPs only: warped (valid).
+    write_tif(add("no_crs.tif", None), s1, crs=None)
+    write_tif(add("no_transform.tif", None), s1, transform=None)
+    write_tif(add("no_georef.tif", None), s1, None, None)
+    gcp_path = write_tif(add("gcps_only.tif", None), s1, None, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         gcp_dst = rasterio.open(gcp_path, "r+")

@@ -1,0 +1,1 @@
+"""Gradio block builders for app.py; nothing but app.py imports them."""
