@@ -28,9 +28,18 @@ class OneOrManyFiles(GradioRootModel):
 class UploadFiles(gr.File):
     """`gr.File(file_count="multiple")` whose API also accepts a single file (see the module)."""
 
+    # A template of gr.File: the browser draws it with File's frontend. Without this Gradio looks
+    # for an "uploadfiles" frontend, finds none, and the upload box is silently not drawn.
+    is_template = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data_model = OneOrManyFiles  # gr.File sets ListFiles for file_count="multiple"
+
+    def get_config(self, cls: type[gr.blocks.Block] | None = None) -> dict[str, Any]:
+        # Gradio reads the props it sends to the browser off the __init__ signature; ours is
+        # (*args, **kwargs), so read File's (else label, file_types, file_count are all lost).
+        return super().get_config(cls or gr.File)
 
     def preprocess(self, payload: Any) -> list[str] | None:  # type: ignore[override]
         if payload is None:
