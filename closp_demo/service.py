@@ -15,17 +15,31 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from closp_demo.corpus import thumbnails
 from closp_demo.corpus.index import set_single_query_threads
 from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders.base import explains_pixels
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
-from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.search.engine import (
+    Overlay,
+    OverlayItem,
+    QueryError,
+    Result,
+    SearchEngine,
+    clean_query,
+)
+from closp_demo.search.occlusion import OcclusionCache
+from closp_demo.search.twins import Counterpart, counterpart, other_sensor
 from closp_demo.upload.scene import UploadError, read_upload
+from closp_demo.views import figures
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
+from closp_demo.views.composites import default_key
+from closp_demo.views.detail import Detail, DetailError, Side, check_id, corpus_side, upload_side
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
@@ -77,6 +91,8 @@ class Explorer:
         self.static_paths = [ASSETS_DIR, self.corpus.root]
         # Upload previews shown in a session's gallery; not a static path (not publicly served).
         self.upload_dir = Path(tempfile.mkdtemp(prefix="closp-uploads-"))
+        self.occlusions = OcclusionCache(self.encoder)
+        self._class_profiles: dict | None = None
 
     # --- descriptions for the UI ------------------------------------------------------------
     def model_line(self) -> str:
@@ -177,7 +193,7 @@ class Explorer:
         thumb = thumbnails.save(preview, self.upload_dir / f"{uuid.uuid4().hex}.webp")
         upload = views.upload_result(scene, str(thumb))
         if overlay is not None:
-            overlay.add(OverlayItem(vector, upload))
+            overlay.add(OverlayItem(vector, upload, scene.preview))  # for its detail view
         timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3}
         gallery, map_html, table = self._show(results, timings, query=upload)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
@@ -186,6 +202,110 @@ class Explorer:
             f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
         )
         return Answer(gallery, map_html, table, message, True, timings, preview, list(scene.notes))
+
+    # --- detail view -------------------------------------------------------------------------
+    def detail(self, image_id: object, query: str | None = None,
+               overlay: Overlay | None = None) -> Detail:  # fmt: skip
+        """One image (corpus id, or "upload:<name>" of this session) beside its other-sensor
+        counterpart; with a query and an encoder that explains itself, the score by class.
+        Raises `DetailError` with a visitor-facing message."""
+        t0 = time.perf_counter()
+        image_id = check_id(image_id)
+        row = self.corpus.rows.row_of(image_id)
+        if row is not None:
+            main = corpus_side(self.corpus, row)
+            found = counterpart(self.corpus, row)
+        else:
+            item = next((it for it in (overlay.items if overlay else [])
+                         if it.result.image_id == image_id), None)  # fmt: skip
+            if item is None:
+                raise DetailError(f"No image with id “{image_id}” in this corpus or among your "
+                                  "uploads; copy an id from the results table.")  # fmt: skip
+            main = upload_side(item)
+            found = self._nearest_other(main)
+        twin = corpus_side(self.corpus, found.row) if found.row is not None else None
+        t1 = time.perf_counter()
+        detail = Detail(main, twin, found, timings_ms={"load_ms": (t1 - t0) * 1e3})
+        if query and query.strip():
+            detail.breakdown = self.score_breakdown(clean_query(query), main)
+        return detail
+
+    def _nearest_other(self, side: Side) -> Counterpart:
+        other = other_sensor(side.sensor)
+        hits = self.engine.search_vector(side.vector, other, 1) if side.vector is not None else []
+        if not hits:
+            return Counterpart(None, "none", f"no {other} image in the corpus")
+        row = self.corpus.rows.row_of(hits[0].image_id)
+        return Counterpart(row, "embedding", f"nearest {other} corpus image by "
+                           f"embedding (cosine {hits[0].score:.3f}): similar, not the same place")  # fmt: skip
+
+    def score_breakdown(self, query: str, side: Side) -> dict | None:
+        """The query's score on this image, by class (encoders that explain themselves)."""
+        if not explains_pixels(self.encoder) or side.vector is None:
+            return None
+        p, s, contributions = self.encoder.score_contributions(query, side.vector)
+        score = float(contributions.sum())  # = cos(query, image) exactly (tests check it)
+        return {"query": query, "classes": self.encoder.classes, "p": p, "s": s,
+                "contributions": contributions, "score": score}  # fmt: skip
+
+    def composite(self, side: Side, key: str | None = None):
+        """One composite of `side` as an RGB array (its default when `key` is None)."""
+        if side.pixels is None:
+            return None
+        key = key if key in side.composites else default_key(side.sensor)
+        return figures.composite_image(side.pixels, key)
+
+    def plot(self, side: Side):
+        """The sensor's plot: S1 backscatter histogram, S2 spectral profile over class medians."""
+        if side.pixels is None:
+            return None
+        if side.sensor == "S1":
+            return figures.backscatter_histogram(side.pixels)
+        return figures.spectral_profile(figures.median_profile(side.pixels), self.class_profiles())
+
+    def class_profiles(self) -> dict:
+        """Corpus-wide median S2 profile per Dynamic World class of the labelled images (the
+        median over the images carrying the class of each image's median profile), cached."""
+        if self._class_profiles is None:
+            lo, hi = self.corpus.sensor_ranges.get("S2", (0, 0))
+            by_class: dict[str, list] = {}
+            if self.corpus.bands.available:
+                for row in range(lo, hi):
+                    labels = self.corpus.rows.labels(row)
+                    if labels:
+                        prof = figures.median_profile(self.corpus.bands.image(row, "S2"))
+                        for label in labels:
+                            by_class.setdefault(label, []).append(prof)
+            self._class_profiles = {
+                c: np.nanmedian(np.stack(v), axis=0)
+                for c, v in sorted(by_class.items())
+                if len(v) >= 2
+            }
+        return self._class_profiles
+
+    def evidence(self, side: Side, query: str | None = None):
+        """Per-pixel evidence figure: class memberships for the physics baseline, else an
+        occlusion map for the query (computed on demand, cached)."""
+        if side.pixels is None:
+            return None
+        rgb = thumbnails.render(side.pixels, side.sensor)
+        if explains_pixels(self.encoder):
+            maps = self.encoder.class_memberships(side.pixels, side.sensor)[0]
+            return figures.evidence_overlay(rgb, maps, self.encoder.classes)
+        text = clean_query(query or "")
+        drop = self.occlusions.occlusion(side.pixels, side.sensor,
+                                         self.encoder.encode_text([text])[0])  # fmt: skip
+        return figures.occlusion_figure(rgb, drop, 20, f"Occlusion for “{text}”")
+
+    def occlusion(self, side: Side, query: str):
+        """Occlusion map figure for any encoder (for the physics one too, for comparison)."""
+        if side.pixels is None:
+            return None
+        text = clean_query(query)
+        drop = self.occlusions.occlusion(side.pixels, side.sensor,
+                                         self.encoder.encode_text([text])[0])  # fmt: skip
+        rgb = thumbnails.render(side.pixels, side.sensor)
+        return figures.occlusion_figure(rgb, drop, 20, f"Occlusion for “{text}”")
 
     def evaluation(self) -> tuple[str, object]:
         """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""

@@ -49,6 +49,7 @@ class Result:
 class OverlayItem:
     vector: np.ndarray
     result: Result  # rank/score filled in per query
+    pixels: np.ndarray | None = None  # the upload's preview bands (B, h, w), for its detail view
 
 
 @dataclass
