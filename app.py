@@ -14,10 +14,12 @@ import gradio as gr
 
 from closp_demo.corpus.store import CorpusError
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
-from closp_demo.search.engine import Overlay
+from closp_demo.search.engine import Overlay, QueryError
 from closp_demo.service import Answer, Explorer
+from closp_demo.ui.detail import build_detail, wire_results
 from closp_demo.upload.limits import Limits
 from closp_demo.views.assets import read_text_asset
+from closp_demo.views.detail import DetailError
 from closp_demo.views.escape import escape_markdown
 
 EXAMPLES = [
@@ -115,6 +117,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
                 up_map = gr.HTML()
             up_table = gr.Dataframe(interactive=False, wrap=True)
+            up_open = gr.Button("Open your upload in the detail view")
 
         with gr.Tab("About / Evaluation"):
             gr.Markdown(about_md(explorer))
@@ -161,6 +164,17 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay],
             api_name="upload",
         )
+        # Below the tabs: opening an image keeps the result list where it is.
+        view = build_detail(explorer, query, overlay)
+        wire_results(view, gallery, table)
+        wire_results(view, up_gallery, up_table)
+        last_upload = lambda ov: ov.items[-1].result.image_id if ov and ov.items else ""  # noqa: E731
+        view.open_from(up_open.click(last_upload, [overlay], [view.image_id], api_name=False))
+        # /detail for API clients: (facts, twin id, evidence breakdown) and composite PNG files.
+        api_id, api_query = gr.Textbox(visible=False), gr.Textbox(visible=False)
+        api_btn = gr.Button(visible=False)
+        api_out = [gr.JSON(visible=False), gr.File(file_count="multiple", visible=False)]
+        api_btn.click(detail_api(explorer), [api_id, api_query], api_out, api_name="detail")
     return demo
 
 
@@ -190,6 +204,23 @@ def explorer_api(explorer: Explorer):
         return _rows(answer)
 
     return search
+
+
+def detail_api(explorer: Explorer):
+    def detail(image_id: str, query: str = "") -> tuple[dict, list[str]]:
+        """One corpus image as the detail view opens it: its facts, the other-sensor
+        counterpart's id and how it was chosen, the score by class for `query` (physics
+        baseline); and every composite of both images as PNG files (names in "composites")."""
+        try:
+            d = explorer.detail(image_id, query or None)
+        except (DetailError, QueryError) as err:
+            raise gr.Error(str(err)) from None
+        files = explorer.composite_files(d)
+        out = d.summary()
+        out["composites"] = list(files)  # "image/<key>" or "twin/<key>", same order as files
+        return out, list(files.values())
+
+    return detail
 
 
 def place_help(explorer: Explorer) -> str:

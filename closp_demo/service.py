@@ -236,8 +236,9 @@ class Explorer:
         if not hits:
             return Counterpart(None, "none", f"no {other} image in the corpus")
         row = self.corpus.rows.row_of(hits[0].image_id)
-        return Counterpart(row, "embedding", f"nearest {other} corpus image by "
-                           f"embedding (cosine {hits[0].score:.3f}): similar, not the same place")  # fmt: skip
+        note = (f"nearest {other} corpus image by embedding (cosine {hits[0].score:.3f}): "
+                "similar, not the same place")  # fmt: skip
+        return Counterpart(row, "embedding", note)
 
     def score_breakdown(self, query: str, side: Side) -> dict | None:
         """The query's score on this image, by class (encoders that explain themselves)."""
@@ -254,6 +255,18 @@ class Explorer:
             return None
         key = key if key in side.composites else default_key(side.sensor)
         return figures.composite_image(side.pixels, key)
+
+    def composite_files(self, detail: Detail) -> dict[str, str]:
+        """Every composite of both images as PNG files ("<image side>/<key>" -> path), for API
+        clients; written under the upload folder, which Gradio serves to the caller only."""
+        files = {}
+        folder = Path(tempfile.mkdtemp(prefix="detail-", dir=self.upload_dir))
+        for name, side in (("image", detail.main), ("twin", detail.twin)):
+            for key in side.composites if side is not None else []:
+                path = folder / f"{name}-{key}.png"
+                figures.image_png(figures.composite_image(side.pixels, key), path)
+                files[f"{name}/{key}"] = str(path)
+        return files
 
     def plot(self, side: Side):
         """The sensor's plot: S1 backscatter histogram, S2 spectral profile over class medians."""

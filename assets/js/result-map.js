@@ -65,6 +65,13 @@ window.clospResultMap = function (map, data, layers) {
     });
     if (item.details.length) { root.appendChild(table); }
     root.appendChild(el("div", "closp-sub", item.id));
+    // Opens the app's detail view (assets/js/open-from-map.js listens on the parent page).
+    var open = el("button", "closp-open", "Open in detail view");
+    open.type = "button";
+    open.addEventListener("click", function () {
+      window.parent.postMessage({ type: "closp-open", id: item.id }, "*");
+    });
+    root.appendChild(open);
     return root;
   }
   function tooltip(item) {

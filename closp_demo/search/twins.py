@@ -88,7 +88,7 @@ def counterpart(corpus: Corpus, row: int) -> Counterpart:
         if scored:
             # most overlap first; among equal overlaps (to 1 %), the closest date
             def order(o_r: tuple[float, int]) -> tuple[float, float]:
-                return -round(o_r[0], 2), _days_apart(ts, str(rows.value("timestamp", o_r[1]))))
+                return -round(o_r[0], 2), _days_apart(ts, str(rows.value("timestamp", o_r[1])))
 
             best = min(scored, key=order)
             return Counterpart(best[1], "overlap",

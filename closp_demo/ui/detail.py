@@ -1,6 +1,6 @@
 """The detail view (Gradio blocks): one result or upload beside its other-sensor counterpart,
-switchable composites, the sensor plots and the evidence of the match. Built inside the
-search tab, below the results, so opening an image never loses the result list."""
+switchable composites, the sensor plots and the evidence of the match. Built below the tabs,
+so opening an image never loses the result list."""
 
 from __future__ import annotations
 
@@ -9,29 +9,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from closp_demo.service import Explorer
+from closp_demo.views.assets import read_text_asset
 from closp_demo.views.composites import COMPOSITES, default_key, for_sensor
 from closp_demo.views.detail import Detail, DetailError
 from closp_demo.views.escape import escape_markdown
 from closp_demo.views.figures import class_breakdown
 
-# A click on a map marker posts {type: "closp-open", id} (closp_demo/views/map.py); this puts
-# the id into the hidden detail-id box, whose change opens the view. Same-origin iframes only.
-OPEN_FROM_MAP_JS = """
-if (!window.__clospOpenListener) {
-  window.__clospOpenListener = true;
-  window.addEventListener("message", (event) => {
-    const d = event.data;
-    if (!d || d.type !== "closp-open" || typeof d.id !== "string" || d.id.length > 300) return;
-    const fromOurMap = [...document.querySelectorAll("iframe")].some(
-      (f) => f.contentWindow === event.source);
-    const box = document.querySelector("#detail-id textarea, #detail-id input");
-    if (!fromOurMap || !box) return;
-    box.value = d.id;
-    box.dispatchEvent(new Event("input", { bubbles: true }));
-    document.querySelector("#detail-open")?.click();
-  });
-}
-"""
+OPEN_FROM_MAP_JS = read_text_asset("js/open-from-map.js")  # map popup -> detail view
 
 
 def composite_help(key: str) -> str:
@@ -42,15 +26,35 @@ def composite_help(key: str) -> str:
 @dataclass
 class DetailView:
     image_id: gr.Textbox
-    open_btn: gr.Button
-    outputs: list
+    opens: list  # [(fn, inputs, outputs)] to chain after anything that sets `image_id`
+
+    def open_from(self, dependency) -> None:
+        """Chain the opening steps after an event that wrote an id into `image_id`."""
+        for fn, inputs, outputs in self.opens:
+            dependency = dependency.then(fn, inputs, outputs, api_name=False)
+
+
+def picked_id(table, evt: gr.SelectData) -> str:
+    """The id of a gallery item or table cell picked: the `id` column of that result row."""
+    index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+    try:
+        return str(table["id"].iloc[int(index)])
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return ""
+
+
+def wire_results(view: DetailView, gallery: gr.Gallery, table: gr.Dataframe) -> None:
+    """A gallery click or a table row click opens that result."""
+    for component in (gallery, table):
+        view.open_from(component.select(picked_id, [table], [view.image_id], api_name=False))
 
 
 def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> DetailView:
     """The detail blocks; returns the id box and button that open an image."""
     state = gr.State(None)  # the open Detail (per session)
     with gr.Group(elem_id="detail-view"):
-        gr.Markdown("## Open an image: click a thumbnail, a table row or a map marker")
+        gr.HTML("", js_on_load=OPEN_FROM_MAP_JS, visible=True, padding=False)
+        gr.Markdown("## Open an image: click a thumbnail, a table row or a map popup's button")
         with gr.Row():
             image_id = gr.Textbox(label="Image id", elem_id="detail-id", scale=4, max_lines=1,
                                   placeholder="an id from the table, or upload:<file>")  # fmt: skip
@@ -117,10 +121,13 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
 
     outputs = [state, status, main_facts, main_pick, main_img, main_help,
                twin_facts, twin_pick, twin_img, twin_help]  # fmt: skip
+    opens = [
+        (open_detail, [image_id, query, overlay], outputs),
+        (plots, [state, query], [main_plot, twin_plot, breakdown, evidence]),
+    ]
+    view = DetailView(image_id, opens)
     for trigger in (open_btn.click, image_id.submit):
-        trigger(open_detail, [image_id, query, overlay], outputs, api_name=False).then(
-            plots, [state, query], [main_plot, twin_plot, breakdown, evidence], api_name=False
-        )
+        view.open_from(trigger(lambda iid: iid, [image_id], [image_id], api_name=False))
     main_pick.input(lambda d, k: switch(d, k, "main"), [state, main_pick], [main_img, main_help],
                     api_name=False)  # fmt: skip
     twin_pick.input(lambda d, k: switch(d, k, "twin"), [state, twin_pick], [twin_img, twin_help],
@@ -135,4 +142,4 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
             raise gr.Error(str(err)) from None
 
     occlude_btn.click(occlude, [state, query], [occlusion], api_name=False)
-    return DetailView(image_id, open_btn, outputs)
+    return view
