@@ -1,5 +1,7 @@
 """The running Gradio app, driven through gradio_client on localhost (no mocks)."""
 
+from pathlib import Path
+
 import pytest
 import rasterio
 from gradio_client import Client, handle_file
@@ -104,3 +106,26 @@ def test_api_search_near_a_place(app_url):
     assert {r["place"] for r in rows} == {"Finland"}
     with pytest.raises(Exception, match="Latitude must be between"):
         client.predict("forest", "both", 8, "within", 99.0, 25.0, 500, 0.5, api_name="/search")
+
+
+def test_detail_api_returns_twin_breakdown_and_composite_files(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict("a lake", "S2", 20, api_name="/search")
+    for row in rows:  # the first S2 result that has an S1 twin in the corpus
+        info, files = client.predict(row["id"], "a lake", api_name="/detail")
+        if info["twin_how"] == "twin":
+            break
+    assert info["image_id"] == row["id"] and info["twin_id"].startswith("ben-s1-")
+    parts = info["evidence_breakdown"]["classes"]
+    total = sum(c["contribution"] for c in parts)
+    # 10 contributions rounded to 1e-6 each
+    assert total == pytest.approx(info["evidence_breakdown"]["score"], abs=1e-5)
+    assert len(files) == len(info["composites"]) == 6 + 4  # S2 + S1 composites
+    assert all(Path(f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in files)
+
+
+@pytest.mark.parametrize("image_id", ["nope", "<script>alert(1)</script>", "x" * 400])
+def test_detail_api_hostile_ids_get_a_clear_message(app_url, image_id):
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match="image id|No image with id"):
+        client.predict(image_id, "", api_name="/detail")
