@@ -129,3 +129,38 @@ def test_detail_api_hostile_ids_get_a_clear_message(app_url, image_id):
     client = Client(app_url, verbose=False)
     with pytest.raises(Exception, match="image id|No image with id"):
         client.predict(image_id, "", api_name="/detail")
+
+
+# Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/detail"}
+
+
+def test_api_lists_only_the_documented_endpoints(app_url):
+    api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == PUBLIC_ENDPOINTS
+    assert not api["unnamed_endpoints"]
+
+
+def test_search_api_filters_and_groups(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict(
+        "forest", "both", 8, "off", None, None, 250, 0.5, "bigearthnet", "2017-06-01",
+        "2017-08-31", "Water", "drop", "", False, api_name="/search",
+    )  # fmt: skip
+    assert len(rows) == 8
+    assert all("Water" in r["labels"] and "2017-06-01" <= r["date"] <= "2017-08-31" for r in rows)
+    grouped = client.predict("forest", "both", 8, group=True, api_name="/search")
+    assert len(grouped) == 8 and "more from this scene" in grouped[0]
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        client.predict("forest", "both", 8, date_from="<b>x</b>", api_name="/search")
+
+
+def test_more_like_this_crosses_sensors(app_url):
+    client = Client(app_url, verbose=False)
+    seed = client.predict("a lake", "S1", 1, api_name="/search")[0]
+    rows = client.predict(seed["id"], "S2", 5, api_name="/more_like_this")
+    assert len(rows) == 5 and {r["sensor"] for r in rows} == {"S2"}
+    same = client.predict(seed["id"], "both", 5, api_name="/more_like_this")
+    assert seed["id"] not in [r["id"] for r in same]
+    with pytest.raises(Exception, match="no image"):
+        client.predict("<img src=x>", "both", 5, api_name="/more_like_this")
