@@ -20,6 +20,7 @@ from closp_demo.search.engine import Overlay, QueryError
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
 from closp_demo.ui.detail import build_detail, wire_results
+from closp_demo.ui.teach import build_teach
 from closp_demo.views.assets import read_text_asset
 from closp_demo.views.detail import DetailError
 from closp_demo.views.escape import escape_markdown
@@ -160,6 +161,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             up_table = gr.Dataframe(interactive=False, wrap=True)
             up_open = gr.Button("Open your upload in the detail view")
 
+        with gr.Tab("Teach", elem_id="teach-tab"):
+            wire_teach = build_teach(explorer)
+
         with gr.Tab("About / Evaluation"):
             gr.Markdown(about_md(explorer))
             gr.Markdown(
@@ -227,6 +231,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         view = build_detail(explorer, query, overlay)
         wire_results(view, gallery, table)
         wire_results(view, up_gallery, up_table)
+        wire_teach(view)
         last_upload = lambda ov: ov.items[-1].result.image_id if ov and ov.items else ""  # noqa: E731
         view.open_from(up_open.click(last_upload, [overlay], [view.image_id], api_name=False))
         # /detail for API clients: (facts, twin id, evidence breakdown) and composite PNG files.
