@@ -20,6 +20,7 @@ from closp_demo.search.engine import Overlay, QueryError
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
 from closp_demo.ui.detail import build_detail, wire_results
+from closp_demo.ui.heat import build_heat
 from closp_demo.ui.teach import build_teach
 from closp_demo.views.assets import read_text_asset
 from closp_demo.views.detail import DetailError
@@ -159,6 +160,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
                 up_map = gr.HTML()
             up_table = gr.Dataframe(interactive=False, wrap=True)
+            build_heat(explorer, upload, up_preview, up_map)
             up_open = gr.Button("Open your upload in the detail view")
 
         with gr.Tab("Teach", elem_id="teach-tab"):

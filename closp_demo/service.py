@@ -36,8 +36,9 @@ from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
 from closp_demo.search.twins import Counterpart, counterpart, other_sensor
 from closp_demo.settings import Settings, refuse
+from closp_demo.upload.query_map import QueryMap, query_map
 from closp_demo.upload.scene import UploadError, read_upload
-from closp_demo.views import figures
+from closp_demo.views import figures, heat
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
 from closp_demo.views.composites import default_key
@@ -59,6 +60,17 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     preview: object | None = None  # RGB array of an uploaded scene
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HeatAnswer:
+    """A query heat map over an upload: preview with the windows tinted, map, status line."""
+
+    image: np.ndarray | None = None
+    map_html: str = ""
+    message: str = ""
+    ok: bool = True
+    result: QueryMap | None = None
 
 
 def _error(message: str) -> Answer:
@@ -247,6 +259,40 @@ class Explorer:
             f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
         )
         return Answer(gallery, map_html, table, message, True, timings, preview, list(scene.notes))
+
+    def heat_map(
+        self, path: str | Path | None, query: str, filename: str | None = None,
+        progress=None, render: bool = True,
+    ) -> HeatAnswer:  # fmt: skip
+        """Where in the uploaded scene the text query fits: its similarity per 120 px window,
+        drawn on the preview and on the map. `progress(fraction, text)` is called as it goes."""
+        if not path:
+            return HeatAnswer(message="Upload a GeoTIFF first.", ok=False)
+        t0 = time.perf_counter()
+        try:
+            text = clean_query(query)
+            vector = self.encoder.encode_text([text])[0]
+            qm = query_map(path, self.encoder, vector, self.settings.limits,
+                           filename or Path(path).name, progress)  # fmt: skip
+        except (UploadError, QueryError) as err:
+            return HeatAnswer(message=str(err), ok=False)
+        except Exception:
+            log.exception("heat map failed for %r", filename or path)
+            return HeatAnswer(message="The heat map failed unexpectedly; please try again.",
+                              ok=False)  # fmt: skip
+        t1 = time.perf_counter()
+        image = heat.on_preview(qm, text) if render else None
+        map_html = ""
+        if render:
+            item = views.upload_result(qm.scene, "")
+            map_html = render_map(views.map_items([], lambda _: None, item), self.asset_mode,
+                                  heat=heat.map_cells(qm))  # fmt: skip
+        n = int(np.isfinite(qm.scores).sum())
+        lo, hi = heat.score_range(qm)
+        message = (f"“{text}” over {qm.scene.filename}: {n} windows of 120×120 px scored "
+                   f"({qm.shape[0]}×{qm.shape[1]} grid{', sampled evenly' if qm.sampled else ''})"
+                   f", similarity {lo:.3f} to {hi:.3f}, in {(t1 - t0):.1f} s")  # fmt: skip
+        return HeatAnswer(image, map_html, message, True, qm)
 
     # --- detail view -------------------------------------------------------------------------
     def detail(self, image_id: object, query: str | None = None,

@@ -132,7 +132,8 @@ def test_detail_api_hostile_ids_get_a_clear_message(app_url, image_id):
 
 
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
-PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/detail"}
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/detail",
+                    "/heatmap"}  # fmt: skip
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -164,3 +165,16 @@ def test_more_like_this_crosses_sensors(app_url):
     assert seed["id"] not in [r["id"] for r in same]
     with pytest.raises(Exception, match="no image"):
         client.predict("<img src=x>", "both", 5, api_name="/more_like_this")
+
+
+def test_heatmap_api_scores_each_window_of_a_real_scene(app_url, samples_dir, tmp_path):
+    client = Client(app_url, verbose=False)
+    scene = samples_dir / "sen1floods11" / "Spain_7370579_S1Hand.tif"  # 512 x 512 px
+    info, png = client.predict(handle_file(str(scene)), "flooded area", api_name="/heatmap")
+    assert info["grid"] == [4, 4] and len(info["windows"]) == 16 and info["sensor"] == "S1"
+    assert all(isinstance(v, float) for row in info["scores"] for v in row)
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = tmp_path / "x.tif"
+    bad.write_text("<script>alert(1)</script>")
+    with pytest.raises(Exception, match="TIFF"):
+        client.predict(handle_file(str(bad)), "a lake", api_name="/heatmap")
