@@ -154,7 +154,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_k = gr.Slider(1, 50, value=12, step=1, label="Results")
             up_status = gr.Markdown()
             with gr.Row():
-                up_preview = gr.Image(label="Your image", height=260, interactive=False)
+                up_preview = gr.Image(
+                    label="Your image", height=260, interactive=False, elem_id="up-preview"
+                )
                 up_notes = gr.Markdown()
             with gr.Row():
                 up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
