@@ -214,3 +214,18 @@ def show(corpus: Corpus, key: str) -> Shown:
     figures, text = lesson.explain(bands[0], bands[1], meta)
     captions = (_caption(corpus, rows[0]), _caption(corpus, rows[1]))
     return Shown(lesson, bands[0], bands[1], figures, text, captions)
+
+
+def main() -> None:
+    """Print every lesson as measured on the shipped corpus (the README's lesson table)."""
+    from closp_demo.corpus.store import load_corpus
+    from closp_demo.settings import DEFAULT_CORPUS
+
+    corpus = load_corpus(DEFAULT_CORPUS)
+    for key in LESSONS:
+        shown = show(corpus, key)
+        print(f"{shown.markdown()}\n\n{shown.captions[0]}\n{shown.captions[1]}\n")
+
+
+if __name__ == "__main__":
+    main()
