@@ -59,8 +59,8 @@ def _cloud(s2, s1, meta):
     text = (
         f"A cloud hides {f['cloud']} of the optical tile (blue reflectance above 0.2): "
         "Sentinel-2 sees the cloud's top, not the ground. Sentinel-1, a day earlier over the same "
-        f"ground, shows fields and forest everywhere: its median VV is {f['vv_cloud']} dB under "
-        f"the cloud's outline and {f['vv_clear']} dB beside it. Radar's 5.6 cm waves pass "
+        "ground, shows no trace of the cloud's outline: its median VV is "
+        f"{f['vv_cloud']} dB under it and {f['vv_clear']} dB beside it. Radar's 5.6 cm waves pass "
         "through cloud droplets, and the radar brings its own illumination, day or night."
     )
     return f, text
@@ -88,10 +88,10 @@ def _town(s1, s2, meta):
     f = {"bright": m.pct(m.percent(bright)), "ndvi_bright": m.refl(m.median_ndvi(s2, bright)),
          "ndvi_rest": m.refl(m.median_ndvi(s2, rest))}  # fmt: skip
     text = (
-        f"{f['bright']} of the radar pixels are brighter than −3 dB in VV: the buildings. A wall "
-        "and the street in front of it form a corner that sends the pulse straight back (double "
-        "bounce). Under those bright pixels the optical image shows roofs and streets: median "
-        f"NDVI {f['ndvi_bright']}, against {f['ndvi_rest']} on the rest of the land."
+        f"{f['bright']} of the radar pixels are brighter than −3 dB in VV: the built-up spots. "
+        "A wall and the street in front of it form a corner that sends the pulse straight back "
+        "(double bounce). Under those bright pixels the optical image shows roofs and streets: "
+        f"median NDVI {f['ndvi_bright']}, against {f['ndvi_rest']} on the rest of the land."
     )
     return f, text
 
