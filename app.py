@@ -21,11 +21,15 @@ from closp_demo.corpus.store import CorpusError
 from closp_demo.encoders.bert_onnx import OnnxExportError
 from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
-from closp_demo.search.engine import Overlay
+from closp_demo.search.engine import Overlay, QueryError
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
+from closp_demo.ui.detail import build_detail, wire_results
+from closp_demo.ui.heat import build_heat
+from closp_demo.ui.teach import build_teach
 from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.assets import read_text_asset
+from closp_demo.views.detail import DetailError
 from closp_demo.views.escape import escape_markdown
 
 EXAMPLES = [
@@ -161,12 +165,19 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_k = gr.Slider(1, 50, value=12, step=1, label="Results")
             up_status = gr.Markdown()
             with gr.Row():
-                up_preview = gr.Image(label="Your image", height=260, interactive=False)
+                up_preview = gr.Image(
+                    label="Your image", height=260, interactive=False, elem_id="up-preview"
+                )
                 up_notes = gr.Markdown()
             with gr.Row():
                 up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
                 up_map = gr.HTML()
             up_table = gr.Dataframe(interactive=False, wrap=True)
+            build_heat(explorer, upload, up_preview, up_map)
+            up_open = gr.Button("Open your upload in the detail view")
+
+        with gr.Tab("Teach", elem_id="teach-tab"):
+            wire_teach = build_teach(explorer)
 
         with gr.Tab("About / Evaluation"):
             gr.Markdown(about_md(explorer))
@@ -231,6 +242,18 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay],
             api_name="upload",
         )
+        # Below the tabs: opening an image keeps the result list where it is.
+        view = build_detail(explorer, query, overlay)
+        wire_results(view, gallery, table)
+        wire_results(view, up_gallery, up_table)
+        wire_teach(view)
+        last_upload = lambda ov: ov.items[-1].result.image_id if ov and ov.items else ""  # noqa: E731
+        view.open_from(up_open.click(last_upload, [overlay], [view.image_id], api_name=False))
+        # /detail for API clients: (facts, twin id, evidence breakdown) and composite PNG files.
+        api_id, api_query = gr.Textbox(visible=False), gr.Textbox(visible=False)
+        api_btn = gr.Button(visible=False)
+        api_out = [gr.JSON(visible=False), gr.File(file_count="multiple", visible=False)]
+        api_btn.click(detail_api(explorer), [api_id, api_query], api_out, api_name="detail")
     return demo
 
 
@@ -276,6 +299,23 @@ def explorer_api(explorer: Explorer):
         return _rows(answer)
 
     return search
+
+
+def detail_api(explorer: Explorer):
+    def detail(image_id: str, query: str = "") -> tuple[dict, list[str]]:
+        """One corpus image as the detail view opens it: its facts, the other-sensor
+        counterpart's id and how it was chosen, the score by class for `query` (physics
+        baseline); and every composite of both images as PNG files (names in "composites")."""
+        try:
+            d = explorer.detail(image_id, query or None)
+        except (DetailError, QueryError) as err:
+            raise gr.Error(str(err)) from None
+        files = explorer.composite_files(d)
+        out = d.summary()
+        out["composites"] = list(files)  # "image/<key>" or "twin/<key>", same order as files
+        return out, list(files.values())
+
+    return detail
 
 
 def more_like_this_api(explorer: Explorer):

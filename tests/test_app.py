@@ -1,5 +1,7 @@
 """The running Gradio app, driven through gradio_client on localhost (no mocks)."""
 
+from pathlib import Path
+
 import pytest
 import rasterio
 from gradio_client import Client, handle_file
@@ -135,8 +137,32 @@ def test_api_search_near_a_place(app_url):
         client.predict("forest", "both", 8, "within", 99.0, 25.0, 500, 0.5, api_name="/search")
 
 
+def test_detail_api_returns_twin_breakdown_and_composite_files(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict("a lake", "S2", 20, api_name="/search")
+    for row in rows:  # the first S2 result that has an S1 twin in the corpus
+        info, files = client.predict(row["id"], "a lake", api_name="/detail")
+        if info["twin_how"] == "twin":
+            break
+    assert info["image_id"] == row["id"] and info["twin_id"].startswith("ben-s1-")
+    parts = info["evidence_breakdown"]["classes"]
+    total = sum(c["contribution"] for c in parts)
+    # 10 contributions rounded to 1e-6 each
+    assert total == pytest.approx(info["evidence_breakdown"]["score"], abs=1e-5)
+    assert len(files) == len(info["composites"]) == 6 + 4  # S2 + S1 composites
+    assert all(Path(f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in files)
+
+
+@pytest.mark.parametrize("image_id", ["nope", "<script>alert(1)</script>", "x" * 400])
+def test_detail_api_hostile_ids_get_a_clear_message(app_url, image_id):
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match="image id|No image with id"):
+        client.predict(image_id, "", api_name="/detail")
+
+
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
-PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this"}
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/detail",
+                    "/heatmap"}  # fmt: skip
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -168,3 +194,16 @@ def test_more_like_this_crosses_sensors(app_url):
     assert seed["id"] not in [r["id"] for r in same]
     with pytest.raises(Exception, match="no image"):
         client.predict("<img src=x>", "both", 5, api_name="/more_like_this")
+
+
+def test_heatmap_api_scores_each_window_of_a_real_scene(app_url, samples_dir, tmp_path):
+    client = Client(app_url, verbose=False)
+    scene = samples_dir / "sen1floods11" / "Spain_7370579_S1Hand.tif"  # 512 x 512 px
+    info, png = client.predict(handle_file(str(scene)), "flooded area", api_name="/heatmap")
+    assert info["grid"] == [4, 4] and len(info["windows"]) == 16 and info["sensor"] == "S1"
+    assert all(isinstance(v, float) for row in info["scores"] for v in row)
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = tmp_path / "x.tif"
+    bad.write_text("<script>alert(1)</script>")
+    with pytest.raises(Exception, match="TIFF"):
+        client.predict(handle_file(str(bad)), "a lake", api_name="/heatmap")

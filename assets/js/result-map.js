@@ -65,6 +65,13 @@ window.clospResultMap = function (map, data, layers) {
     });
     if (item.details.length) { root.appendChild(table); }
     root.appendChild(el("div", "closp-sub", item.id));
+    // Opens the app's detail view (assets/js/open-from-map.js listens on the parent page).
+    var open = el("button", "closp-open", "Open in detail view");
+    open.type = "button";
+    open.addEventListener("click", function () {
+      window.parent.postMessage({ type: "closp-open", id: item.id }, "*");
+    });
+    root.appendChild(open);
     return root;
   }
   function tooltip(item) {
@@ -76,6 +83,13 @@ window.clospResultMap = function (map, data, layers) {
     node.style.background = data.styles[item.sensor].colour;
     return node;
   }
+  // A query heat map over an upload: tinted windows beneath the footprints, score on hover.
+  (data.heat || []).forEach(function (cell) {
+    L.polygon(cell.ring, {
+      stroke: false, fillColor: cell.colour, fillOpacity: 0.6, className: "closp-heat"
+    }).bindTooltip(function () { return el("span", "", "similarity " + cell.score.toFixed(3)); })
+      .addTo(map);
+  });
   data.items.forEach(function (item) {
     var colour = data.styles[item.sensor].colour;
     var shape = L.polygon(item.ring, {

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from closp_demo.corpus import bands as band_store
 from closp_demo.corpus import sources, thumbnails
 from closp_demo.corpus.index import INDEX_FILE, build_index, save_index
 from closp_demo.corpus.records import ImageRecord
@@ -70,10 +71,12 @@ def _batches(records: Iterable[ImageRecord], size: int) -> Iterator[list[ImageRe
 
 def embed_records(
     records: Iterable[ImageRecord], encoder: Encoder, thumb_dir: Path, total: int | None = None,
-    batch: int = BATCH, progress: bool = True,
+    batch: int = BATCH, progress: bool = True, bands: list[np.ndarray] | None = None,
 ) -> tuple[list[dict], np.ndarray]:  # fmt: skip
-    """Embed + thumbnail records batch-wise per sensor; rows come back sorted by sensor."""
+    """Embed + thumbnail records batch-wise per sensor; rows come back sorted by sensor. With
+    a `bands` list, it receives each image's compact stored bands (`corpus.bands`), row order."""
     rows: dict[str, list[dict]] = {s: [] for s in SENSORS}
+    stored: dict[str, list[np.ndarray]] = {s: [] for s in SENSORS}
     vectors: dict[str, list[np.ndarray]] = {s: [] for s in SENSORS}
     pending: dict[str, list[ImageRecord]] = {s: [] for s in SENSORS}
 
@@ -89,6 +92,8 @@ def embed_records(
                 {"measurements": ev.measurements, "class_weights": ev.class_weights} if ev else {}
             )
             rows[sensor].append(record_row(record, ev_json))
+            if bands is not None:
+                stored[sensor].append(band_store.encode(record.image, record.sensor))
             rgb = thumbnails.render(record.image, record.sensor)
             (thumb_dir / f"{record.image_id}.webp").write_bytes(thumbnails.to_webp_bytes(rgb))
         pending[sensor] = []
@@ -101,6 +106,8 @@ def embed_records(
     for sensor in SENSORS:
         flush(sensor)
     ordered = [row for s in SENSORS for row in rows[s]]
+    if bands is not None:
+        bands.extend(a for s in SENSORS for a in stored[s])
     dim = encoder.info.dim
     matrix = np.concatenate([v for s in SENSORS for v in vectors[s]] or [np.zeros((0, dim))])
     return ordered, matrix.astype(np.float32)
@@ -119,6 +126,7 @@ def attribution_text(used_sources: Iterable[str], attributions: dict[str, str]) 
 def write_corpus(
     out: Path, rows: list[dict], vectors: np.ndarray, encoder: Encoder, command: str,
     staged_thumbs: Path, attributions: dict[str, str] | None = None,
+    bands: list[np.ndarray] | None = None,
 ) -> dict:  # fmt: skip
     """Write every artefact into a fresh folder next to `out`, then swap it in.
 
@@ -133,6 +141,8 @@ def write_corpus(
         metadata.to_parquet(stage / METADATA, index=False)
         np.save(stage / EMBEDDINGS, vectors)
         save_index(build_index(vectors), stage / INDEX_FILE)
+        if bands is not None:
+            band_store.write_bands(stage / band_store.BANDS_FILE, bands)
         credits = attribution_text(metadata["source"], attributions or sources.attributions())
         (stage / "ATTRIBUTION.md").write_text(credits)
         manifest = write_manifest(stage, metadata, encoder.info, command)
@@ -146,16 +156,19 @@ def write_corpus(
 
 
 def build(
-    samples: Path, out: Path, encoder_name: str, only: list[str] | None, command: str
-) -> dict:
+    samples: Path, out: Path, encoder_name: str, only: list[str] | None, command: str,
+    with_bands: bool = True,
+) -> dict:  # fmt: skip
     encoder = create_encoder(encoder_name)
+    stored: list[np.ndarray] | None = [] if with_bands else None
     with tempfile.TemporaryDirectory() as tmp:
         thumb_dir = Path(tmp) / THUMBNAILS
         thumb_dir.mkdir()
-        rows, vectors = embed_records(sources.iter_all(samples, only), encoder, thumb_dir)
+        records = sources.iter_all(samples, only)
+        rows, vectors = embed_records(records, encoder, thumb_dir, bands=stored)
         if not rows:
             raise SystemExit(f"no images found under {samples}")
-        return write_corpus(out, rows, vectors, encoder, command, thumb_dir)
+        return write_corpus(out, rows, vectors, encoder, command, thumb_dir, bands=stored)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,11 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("precomputed"))
     add_encoder_argument(parser, "physics-minilm", "encoder to embed with")
     parser.add_argument("--only", help="comma-separated source ids (default: all)")
+    parser.add_argument(
+        "--no-bands",
+        action="store_true",
+        help="store no band arrays (bands.zip): thumbnails and embeddings only",
+    )
     args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else None
     args_text = " ".join(argv if argv is not None else sys.argv[1:])
     command = "python -m closp_demo.corpus.build " + args_text
-    manifest = build(args.samples, args.out, args.encoder, only, command.strip())
+    manifest = build(
+        args.samples, args.out, args.encoder, only, command.strip(), with_bands=not args.no_bands
+    )
     print(json.dumps({k: manifest[k] for k in ("count", "counts_by_sensor", "counts_by_source")},
                      indent=2))  # fmt: skip
     return 0

@@ -81,6 +81,9 @@ class CorpusRows:
         self._lon = metadata["lon"].to_numpy(dtype=np.float64)
         self._lat = metadata["lat"].to_numpy(dtype=np.float64)
         self._centres: np.ndarray | None = None
+        self._row_of: dict[str, int] | None = None
+        self._group_column = metadata.get("group")
+        self._groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -119,6 +122,22 @@ class CorpusRows:
             lon=float(self._lon[row]),
             lat=float(self._lat[row]),
         )
+
+    def row_of(self, image_id: str) -> int | None:
+        """Row of an image id, or None; the id -> row map is built on the first call."""
+        if self._row_of is None:
+            ids = self._columns["image_id"]
+            values = ids.to_pylist() if isinstance(ids, pa.ChunkedArray) else list(ids)
+            self._row_of = {str(v): i for i, v in enumerate(values)}
+        return self._row_of.get(image_id)
+
+    def groups(self) -> np.ndarray:
+        """(N,) object array of the `group` column ("" where absent), built once."""
+        if self._groups is None:
+            col = self._group_column
+            self._groups = (np.full(self._n, "", dtype=object) if col is None
+                            else col.fillna("").to_numpy(dtype=object))  # fmt: skip
+        return self._groups
 
     def centres(self) -> np.ndarray:
         """(N, 2) float64 footprint centres as (lon, lat), read-only, built once."""

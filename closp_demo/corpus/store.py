@@ -10,6 +10,7 @@ Layout of a corpus folder (e.g. `precomputed/`):
     thumbnails.sha256   sha256 of every thumbnail, `sha256sum -c` format (one line per image)
     thumbnails/<image_id>.webp
     ATTRIBUTION.md      origin and licence of every source
+    bands.zip           optional: compact band arrays, one member per row (corpus.bands)
 
 Manifests written before the digest file list each thumbnail in "files" instead; both load.
 
@@ -43,6 +44,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from closp_demo.corpus.bands import BANDS_FILE, BandStore
 from closp_demo.corpus.index import INDEX_FILE, load_index
 from closp_demo.corpus.rows import CorpusRows
 from closp_demo.encoders.base import EncoderInfo
@@ -126,9 +128,10 @@ def write_manifest(
     root: Path, metadata: pd.DataFrame, encoder: EncoderInfo, build_command: str
 ) -> dict:
     write_thumbnail_digest(root, metadata)
+    optional = tuple(rel for rel in (BANDS_FILE,) if (root / rel).is_file())
     files = {
         rel: {"sha256": sha256_file(root / rel), "bytes": (root / rel).stat().st_size}
-        for rel in (METADATA, EMBEDDINGS, INDEX_FILE, THUMBNAIL_DIGEST)
+        for rel in (METADATA, EMBEDDINGS, INDEX_FILE, THUMBNAIL_DIGEST, *optional)
     }
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -284,11 +287,13 @@ class Corpus:
     sensor_ranges: dict[str, tuple[int, int]]
     integrity: IntegrityCheck = field(default=None)  # type: ignore[assignment]
     rows: CorpusRows = field(init=False, repr=False)
+    bands: BandStore = field(init=False, repr=False)  # optional bands.zip (corpus.bands)
 
     def __post_init__(self) -> None:
         if self.integrity is None:
             self.integrity = IntegrityCheck(self.root, skipped=True)
         self.rows = CorpusRows(self.metadata)  # cheap: no per-row objects
+        self.bands = BandStore(self.root)
 
     @property
     def encoder_id(self) -> str:

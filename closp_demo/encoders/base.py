@@ -101,6 +101,29 @@ def measures_land_cover(encoder: object) -> TypeGuard[LandCoverEncoder]:
     return bool(getattr(info, "land_cover", False)) and isinstance(encoder, LandCoverEncoder)
 
 
+@runtime_checkable
+class PixelEvidenceEncoder(Protocol):
+    """A land-cover encoder that can also say where (per pixel) and why (per class) it scores:
+    the physics baseline. The detail view draws both."""
+
+    info: EncoderInfo
+    classes: tuple[str, ...]
+
+    def class_memberships(self, images: np.ndarray, sensor: Sensor) -> np.ndarray:
+        """(N, B, H, W) -> (N, len(classes), H, W) per-pixel memberships in [0, 1]."""
+        ...
+
+    def score_contributions(
+        self, text: str, image_vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p(c|q), s_c, contributions summing to the text-image score) for one image."""
+        ...
+
+
+def explains_pixels(encoder: object) -> TypeGuard[PixelEvidenceEncoder]:
+    return measures_land_cover(encoder) and isinstance(encoder, PixelEvidenceEncoder)
+
+
 def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)

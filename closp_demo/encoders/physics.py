@@ -216,6 +216,36 @@ class PhysicsEncoder:
         """Image embeddings (N, d) -> their presence scores s (N, n_classes), exactly."""
         return np.asarray(vectors, dtype=np.float64) @ self.prototypes.T * self.radius
 
+    def score_contributions(
+        self, text: str, image_vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p(c|q), s_c, contributions) for one query text and one image embedding.
+        The text embedding is (sum_c p_c t_c) / |sum_c p_c t_c| and t_c . e = s_c / R, so
+        cos(q, e) = sum_c p_c s_c / (R |sum_c p_c t_c|): the contributions (one per class)
+        sum to the score exactly; the factor is the same for every image of a query."""
+        p = self.query_classes(self.text.encode([text]))[0]
+        s = self.presence_from_embedding(np.asarray(image_vector)[None])[0]
+        scale = self.radius * float(np.linalg.norm(p @ self.prototypes))
+        return p, s, p * s / scale
+
+    def class_memberships(self, images: np.ndarray, sensor: Sensor) -> np.ndarray:
+        """(N, B, H, W) -> per-pixel class memberships (N, n_classes, H, W) in [0, 1], the maps
+        whose masked means are `class_fractions` (0 where a pixel is invalid or clouded)."""
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 3:
+            images = images[None]
+        if sensor == "S2":
+            member, weight, _ = self._s2_memberships(images)
+        elif sensor == "S1":
+            member, weight, _ = self._s1_memberships(images)
+        else:
+            raise ValueError(f"unknown sensor {sensor!r}")
+        maps = np.zeros((len(images), len(self.classes), *images.shape[-2:]), dtype=np.float32)
+        for j, name in enumerate(self.classes):
+            if name in member:
+                maps[:, j] = member[name] * weight
+        return maps
+
     # --- physics ---------------------------------------------------------------------------
     def class_fractions(
         self, images: np.ndarray, sensor: Sensor

@@ -59,6 +59,7 @@ class Result:
 class OverlayItem:
     vector: np.ndarray
     result: Result  # rank/score filled in per query
+    pixels: np.ndarray | None = None  # the upload's preview bands (B, h, w), for its detail view
 
 
 def _centre(ring: list) -> tuple[float, float]:

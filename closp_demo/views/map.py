@@ -370,10 +370,12 @@ def map_document(
     *,
     base: BaseLayer = "osm",
     place: MapPlaceLike | None = None,
+    heat: Sequence[dict] | None = None,
 ) -> str:
     """The complete HTML document of the map (what goes into srcdoc, or a downloadable file).
 
-    `place` (a `MapPlace` or (lat, lon[, radius_km])) adds a marker and, with a radius, a circle."""
+    `place` (a `MapPlace` or (lat, lon[, radius_km])) adds a marker and, with a radius, a circle.
+    `heat`: tinted windows of a query heat map (`views.heat.map_cells`: ring, colour, score)."""
     if base not in BASE_LAYER_NAMES:
         raise ValueError(f"unknown base layer {base!r}: use one of {', '.join(BASE_LAYER_NAMES)}")
     for item in items:
@@ -389,6 +391,7 @@ def map_document(
         "basemapUrl": None if assets.inline else assets.url_for(BASEMAP_GEOJSON),
         "basemapAttribution": BASEMAP_ATTRIBUTION,
         "place": _place_data(place, box),
+        "heat": _heat_data(heat),
     }
     present = tuple(s for s in SENSOR_STYLES if any(item.sensor == s for item in items))
     return _skeleton(base, present).fill(
@@ -410,9 +413,25 @@ def render_map(
     height: int = MAP_HEIGHT,
     base: BaseLayer = "osm",
     place: MapPlaceLike | None = None,
+    heat: Sequence[dict] | None = None,
 ) -> str:
-    """Items (and an optional search place) -> `<iframe srcdoc="...">` of fixed `height` for
-    `gr.HTML`, fitted to all of them."""
+    """Items (and an optional search place, or heat-map windows) -> `<iframe srcdoc="...">` of
+    fixed `height` for `gr.HTML`, fitted to all of them."""
     return srcdoc_iframe(
-        map_document(items, assets, base=base, place=place), height, title="Result map"
-    )
+        map_document(items, assets, base=base, place=place, heat=heat), height,
+        title="Result map",
+    )  # fmt: skip
+
+
+def _heat_data(heat: Sequence[dict] | None) -> list[dict]:
+    return [
+        {"ring": [[float(a), float(b)] for a, b in cell["ring"]],
+         "colour": _check_colour(str(cell["colour"])), "score": float(cell["score"])}
+        for cell in heat or []
+    ]  # fmt: skip
+
+
+def _check_colour(colour: str) -> str:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+        raise ValueError(f"heat cell colour {colour[:20]!r} is not #rrggbb")
+    return colour

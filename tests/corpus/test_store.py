@@ -99,7 +99,7 @@ def wait_done(corpus) -> None:
 def test_thumbnail_checksums_live_in_one_sha256sum_digest(small_corpus):
     m = json.loads((small_corpus / "manifest.json").read_text())
     assert set(m["files"]) == {
-        "metadata.parquet", "embeddings.npy", "index.faiss", "thumbnails.sha256"
+        "metadata.parquet", "embeddings.npy", "index.faiss", "thumbnails.sha256", "bands.zip"
     }  # fmt: skip
     assert m["thumbnail_digest"] == "thumbnails.sha256"
     lines = (small_corpus / "thumbnails.sha256").read_text().splitlines()
@@ -155,7 +155,7 @@ def test_an_intact_corpus_verifies_in_the_background(small_corpus):
     assert corpus.integrity.state in ("checking", "ok")
     wait_done(corpus)
     assert corpus.integrity.state == "ok" and corpus.integrity.problems == []
-    assert corpus.integrity.total == 4 + len(corpus)  # the listed files + every thumbnail
+    assert corpus.integrity.total == 5 + len(corpus)  # listed files (bands.zip too) + thumbnails
     assert corpus.integrity.checked == corpus.integrity.total
     assert corpus.integrity.summary() == "corpus checksums verified"
 

@@ -1,0 +1,71 @@
+"""Where in my scene (Gradio blocks): a text query's heat map over the upload, drawn on the
+upload's preview and on its map, with a progress bar; and `/heatmap` for API clients."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from closp_demo.service import Explorer
+from closp_demo.views.escape import escape_markdown
+from closp_demo.views.figures import image_png
+from closp_demo.views.heat import on_preview
+
+
+def build_heat(explorer: Explorer, upload: gr.File, preview: gr.Image, map_html: gr.HTML) -> None:
+    """The heat-map row of the upload tab; writes into the tab's preview and map."""
+    with gr.Row():
+        query = gr.Textbox(label="Where in my scene: describe what to find in your upload",
+                           placeholder="e.g. a lake", max_lines=1, scale=4,
+                           elem_id="heat-query")  # fmt: skip
+        button = gr.Button("Heat map over my scene", scale=1, elem_id="heat-btn")
+    status = gr.Markdown(elem_id="heat-status")
+
+    def run(path, text, progress=gr.Progress()):  # noqa: B008 - Gradio's progress injection
+        answer = explorer.heat_map(path, text, progress=lambda f, what: progress(f, desc=what))
+        icon = "✅" if answer.ok else "⚠️"
+        line = f"{icon} {escape_markdown(answer.message)}"
+        if not answer.ok:
+            return line, gr.update(), gr.update()
+        return line, answer.image, answer.map_html
+
+    for trigger in (button.click, query.submit):
+        trigger(run, [upload, query], [status, preview, map_html], api_name=False)
+    # /heatmap for API clients: (summary, the tinted preview as a PNG file).
+    api_file = gr.File(visible=False)
+    api_query = gr.Textbox(visible=False)
+    api_btn = gr.Button(visible=False)
+    api_out = [gr.JSON(visible=False), gr.File(visible=False)]
+    api_btn.click(heatmap_api(explorer), [api_file, api_query], api_out, api_name="heatmap")
+
+
+def heatmap_api(explorer: Explorer):
+    folder = Path(tempfile.mkdtemp(prefix="heat-", dir=explorer.upload_dir))
+
+    def heatmap(geotiff: str, query: str) -> tuple[dict, str]:
+        """The similarity of `query` to each 120 × 120 px window of an uploaded GeoTIFF larger
+        than one window: grid scores (rows of floats, null where not scored), each window's
+        pixel box, and the preview with the windows tinted as a PNG file."""
+        answer = explorer.heat_map(geotiff, query, render=False)
+        if not answer.ok or answer.result is None:
+            raise gr.Error(answer.message)
+        qm = answer.result
+        png = folder / f"{uuid.uuid4().hex}.png"
+        image_png(on_preview(qm, " ".join(query.split())), png)
+        scores = [[None if not np.isfinite(v) else round(float(v), 6) for v in row]
+                  for row in qm.scores]  # fmt: skip
+        summary = {
+            "message": answer.message, "sensor": qm.scene.sensor,
+            "size_px": [qm.scene.width, qm.scene.height], "grid": list(qm.shape),
+            "sampled": qm.sampled, "scores": scores,
+            "windows": [{"row": r, "col": c, "x": x, "y": y, "width": w, "height": h,
+                         "score": round(float(qm.scores[r, c]), 6)}
+                        for r, c, x, y, w, h in qm.windows],
+        }  # fmt: skip
+        return summary, str(png)
+
+    return heatmap

@@ -1,0 +1,79 @@
+"""The detail view in headless Chromium, every request off the machine blocked: a search, a
+click on a result thumbnail, both images shown, a composite switched; a map popup's button."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.app_server import running_app
+from tests.helpers.browser import (
+    CHROMIUM,
+    CHROMIUM_MISSING,
+    THUMB,
+    new_page,
+    search,
+    wait_for_gallery,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if CHROMIUM is None:
+    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
+pytest.importorskip("playwright.sync_api")
+
+TIMEOUT_MS = 60_000
+IMG_SHOWN = "sel => { const i = document.querySelector(sel); return i && i.complete && " \
+            "i.naturalWidth > 0 ? i.src : null; }"  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def app_url(small_corpus) -> Iterator[str]:
+    with running_app(small_corpus) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = new_page(browser, {"width": 1400, "height": 1600}, TIMEOUT_MS, app_url)
+    yield page
+    page.context.close()
+
+
+def shown_src(page, elem_id: str) -> str:
+    handle = page.wait_for_function(IMG_SHOWN, arg=f"#{elem_id} img")
+    return handle.json_value()
+
+
+def test_click_a_result_shows_both_images_and_switches_a_composite(page):
+    search(page, "a lake surrounded by forest")
+    wait_for_gallery(page, 5)
+    page.locator(THUMB).first.click()
+    page.locator("#detail-status", has_text="Opened").wait_for()
+    main_before = shown_src(page, "detail-main-image")
+    shown_src(page, "detail-twin-image")  # the other sensor, side by side
+    assert page.locator("#detail-twin-facts", has_text="Other sensor").is_visible()
+    facts = page.locator("#detail-main-facts").inner_text()
+    s2 = "Sentinel-2" in facts
+    page.locator("#detail-main-composite").get_by_label("NDVI" if s2 else "VH (dB)").check()
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel); return i && i.src !== old; }",
+        arg=["#detail-main-image img", main_before],
+    )
+    text = page.locator("#detail-view").first.inner_text()
+    assert ("(B08 − B04) / (B08 + B04)" if s2 else "σ⁰ VH") in text
+    assert page.recorder.dialogs == []
+
+
+def test_map_popup_button_opens_the_detail_view(page):
+    search(page, "forest")
+    wait_for_gallery(page, 5)
+    frame = page.locator("[role=tabpanel]:visible iframe").element_handle().content_frame()
+    frame.wait_for_selector(".closp-marker")
+    frame.locator(".leaflet-marker-icon.closp-marker").first.click(force=True)
+    # The event on the button itself: a popup near the map's top edge may lie under the page's
+    # columns outside the iframe, which would take a pointer click.
+    frame.locator("button.closp-open").dispatch_event("click")
+    page.locator("#detail-status", has_text="Opened").wait_for()
+    shown_src(page, "detail-main-image")
