@@ -295,9 +295,12 @@ class Explorer:
         """Where in the uploaded scene the text query fits: its similarity per 120 px window,
         drawn on the preview and on the map. `path` is what `upload_search` takes (one file,
         band files or one ZIP). `progress(fraction, text)` is called as it goes."""
+        if path is None or path == "" or path == []:
+            return HeatAnswer(message="Upload a GeoTIFF (or band files, or one ZIP) first.",
+                              ok=False)  # fmt: skip
         paths, problem = upload_paths(path)
         if problem:
-            return HeatAnswer(message=problem.replace("to upload", "to upload first"), ok=False)
+            return HeatAnswer(message=problem, ok=False)
         names = [filename] if isinstance(filename, str) else filename
         t0 = time.perf_counter()
         try:
@@ -316,9 +319,8 @@ class Explorer:
         map_html = ""
         if render:
             item = views.upload_result(qm.scene, "")
-            cells = heat.map_cells(qm) if qm.scene.placed else None  # nothing invented
             map_html = render_map(views.map_items([], lambda _: None, item), self.asset_mode,
-                                  heat=cells)  # fmt: skip
+                                  heat=heat.map_cells(qm))  # fmt: skip
         n = int(np.isfinite(qm.scores).sum())
         lo, hi = heat.score_range(qm)
         message = (f"“{text}” over {qm.scene.filename}: {n} windows of 120×120 px scored "

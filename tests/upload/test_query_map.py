@@ -65,6 +65,22 @@ def test_drawn_on_the_preview_and_the_map_with_progress(explorer, mosaic):
     assert steps[0] == 0.0 and steps[-1] == 1.0 and steps == sorted(steps)
 
 
+def test_takes_what_the_upload_box_holds(explorer, mosaic, tmp_path):
+    """The box sends a list (one file, band files or a ZIP); a copy without georeferencing is
+    scored the same and drawn on no map."""
+    listed = explorer.heat_map([str(mosaic[0])], "a lake", filename=["mine.tif"])
+    assert listed.ok and "mine.tif" in listed.message, listed.message
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(mosaic[0]) as src:
+        profile = {k: v for k, v in src.profile.items() if k not in ("crs", "transform")}
+        with rasterio.open(bare, "w", **profile) as dst:
+            dst.write(src.read())
+    unplaced = explorer.heat_map(str(bare), "a lake")
+    assert unplaced.ok, unplaced.message
+    np.testing.assert_allclose(unplaced.result.scores, listed.result.scores, atol=SCORE_ATOL)
+    assert map_cells(unplaced.result) == []  # no window has a place on the map
+
+
 def test_a_large_scene_is_sampled_evenly(explorer, mosaic, monkeypatch):
     monkeypatch.setattr(qm_module, "MAX_WINDOWS", 6)
     enc = explorer.encoder
@@ -86,11 +102,12 @@ def test_real_sen1floods11_scene(explorer, samples_dir):
         ("text", "a lake", "TIFF|GeoTIFF"),
         ("mosaic", "", "Type a description"),
         ("mosaic", "<script>" * 200, "characters|long"),
-        (None, "a lake", "Upload a GeoTIFF first"),
+        (None, "a lake", "Upload a GeoTIFF.* first"),
+        ([], "a lake", "Upload a GeoTIFF.* first"),
     ],
 )
 def test_hostile_inputs_get_messages(explorer, mosaic, tmp_path, make, query, message):
-    path = None
+    path = make if make in (None, []) else None
     if make == "small":
         path = tmp_path / "one.tif"
         with rasterio.open(path, "w", driver="GTiff", width=W, height=W, count=12,
