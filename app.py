@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -136,6 +137,8 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
             table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
             shown_ids = gr.State([])  # the ids in the gallery, for a click on one of them
+            shown = gr.State([])  # the results shown, for an export
+            export_btns, export_file, export_note = export_row("results")
 
         with gr.Tab("Upload a GeoTIFF"):
             gr.Markdown(
@@ -156,6 +159,8 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
                 up_map = gr.HTML()
             up_table = gr.Dataframe(interactive=False, wrap=True)
+            up_shown = gr.State([])
+            up_export_btns, up_export_file, up_export_note = export_row("upload")
 
         with gr.Tab("About / Evaluation"):
             gr.Markdown(about_md(explorer))
@@ -172,12 +177,12 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"]), a.results
 
         def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"]), a.results
 
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
@@ -185,9 +190,13 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_upload(f, s, n, ov):
             a = explorer.upload_search(f, s, int(n), ov)
             notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
-            return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
+            return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov, a.results
 
-        outputs = [status, gallery, map_html, table, shown_ids]
+        def on_export(results, fmt):
+            path, message = explorer.export(results, fmt)
+            return (None if path is None else str(path)), escape_markdown(message)
+
+        outputs = [status, gallery, map_html, table, shown_ids, shown]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
@@ -217,10 +226,54 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         upload.upload(
             on_upload,
             [upload, up_sensor, up_k, overlay],
-            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay],
+            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay, up_shown],
             api_name="upload",
         )
+        for btns, results, file, note in ((export_btns, shown, export_file, export_note),
+                                          (up_export_btns, up_shown, up_export_file,
+                                           up_export_note)):  # fmt: skip
+            for fmt, btn in btns.items():
+                btn.click(partial(on_export, fmt=fmt), [results], [file, note], api_name=False)
+        # The same search as /search, written as a file (CSV, GeoJSON or ZIP), for API clients.
+        export_format = gr.Textbox("csv", visible=False, label="format")
+        export_api_file = gr.File(visible=False)
+        export_api_btn = gr.Button(visible=False)
+        export_api_btn.click(
+            export_api(explorer), [*search_inputs, export_format], export_api_file,
+            api_name="export",
+        )  # fmt: skip
     return demo
+
+
+EXPORT_LABELS = {"csv": "CSV", "geojson": "GeoJSON", "zip": "ZIP (thumbnails + GeoJSON)"}
+
+
+def export_row(name: str) -> tuple[dict[str, gr.Button], gr.File, gr.Markdown]:
+    """Export buttons (one per format), the file to download and a note."""
+    with gr.Row(elem_id=f"export-{name}"):
+        btns = {fmt: gr.Button(f"Export {label}", size="sm", elem_id=f"export-{name}-{fmt}")
+                for fmt, label in EXPORT_LABELS.items()}  # fmt: skip
+        file = gr.File(label="Download", interactive=False, elem_id=f"export-{name}-file")
+        note = gr.Markdown()
+    return btns, file, note
+
+
+def export_api(explorer: Explorer):
+    def export(query, sensor, k, overlay, place_mode, lat, lon, radius_km, place_weight, group,
+               sources, date_from, date_to, labels, unlabelled, box, file_format):  # fmt: skip
+        """The search's results (with this session's uploads) as a file: file_format "csv",
+        "geojson" or "zip" (thumbnails, GeoJSON, CSV, attribution)."""
+        fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
+        a = explorer.text_search_near(query, sensor, int(k), overlay, place_mode, lat, lon,
+                                      radius_km, place_weight, False, fields, group)  # fmt: skip
+        if not a.ok:
+            raise gr.Error(a.message)
+        path, message = explorer.export(a.results, file_format)
+        if path is None:
+            raise gr.Error(message)
+        return str(path)
+
+    return export
 
 
 def filter_fields(sources, date_from, date_to, labels, unlabelled, box) -> dict:

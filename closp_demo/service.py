@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from closp_demo.settings import Settings, refuse
 from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
+from closp_demo.views.export import ExportError, write_export
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     preview: object | None = None  # RGB array of an uploaded scene
     notes: list[str] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)  # what was shown, for an export
 
 
 def _error(message: str) -> Answer:
@@ -81,6 +84,8 @@ class Explorer:
         self.static_paths = [ASSETS_DIR, self.corpus.root]
         # Upload previews shown in a session's gallery; not a static path (not publicly served).
         self.upload_dir = Path(tempfile.mkdtemp(prefix="closp-uploads-"))
+        # Exports, one folder each; Gradio copies a returned file into its own cache.
+        self.export_dir = Path(tempfile.mkdtemp(prefix="closp-exports-"))
 
     # --- descriptions for the UI ------------------------------------------------------------
     def model_line(self) -> str:
@@ -156,7 +161,7 @@ class Explorer:
             message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
-        return Answer(gallery, map_html, table, message, True, timings)
+        return Answer(gallery, map_html, table, message, True, timings, results=results)
 
     def text_search_near(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
@@ -195,7 +200,7 @@ class Explorer:
             f"{len(results)} images like {image_id} ({sensor}"
             f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
         )
-        return Answer(gallery, map_html, table, message, True, timings)
+        return Answer(gallery, map_html, table, message, True, timings, results=results)
 
     def upload_search(
         self, path: str | Path | None, sensor: str = "both", k: int = 12,
@@ -230,7 +235,38 @@ class Explorer:
             f"{scene.filename}: {scene.sensor} {scene.level}, {scene.width}×{scene.height} px"
             f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
         )
-        return Answer(gallery, map_html, table, message, True, timings, preview, list(scene.notes))
+        return Answer(gallery, map_html, table, message, True, timings, preview,
+                      list(scene.notes), results)  # fmt: skip
+
+    def export(self, results: list[Result], fmt: str) -> tuple[Path | None, str]:
+        """`results` written as "csv", "geojson" or "zip" (thumbnails + GeoJSON + CSV +
+        attribution): (the file, or None, and a plain-text message)."""
+        t0 = time.perf_counter()
+        folder = self.export_dir / uuid.uuid4().hex
+        try:
+            path = write_export(list(results or []), fmt, folder, self._attribution())
+        except ExportError as err:
+            return None, str(err)
+        except Exception:
+            log.exception("export as %r failed", fmt)
+            return None, "The export failed unexpectedly; please try again."
+        finally:
+            self._prune_exports()
+        ms = (time.perf_counter() - t0) * 1e3
+        return path, f"{len(results)} results exported as {fmt.upper()} in {ms:.0f} ms"
+
+    def _attribution(self) -> str | None:
+        try:
+            return (self.corpus.root / "ATTRIBUTION.md").read_text()
+        except OSError:
+            return None
+
+    def _prune_exports(self, keep: int = 64) -> None:
+        """Bounded disk: only the newest `keep` export folders stay."""
+        folders = sorted(self.export_dir.iterdir(), key=lambda p: p.name)
+        folders.sort(key=_mtime)
+        for old in folders[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def evaluation(self) -> tuple[str, object]:
         """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""
@@ -241,6 +277,13 @@ class Explorer:
         if result is None:
             return text, None
         return text, per_query_chart(result)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another session's export
+        return 0.0
 
 
 def _encoder_name(settings: Settings) -> str:

@@ -107,7 +107,7 @@ def test_api_search_near_a_place(app_url):
 
 
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
-PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this"}
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/export"}
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -139,3 +139,25 @@ def test_more_like_this_crosses_sensors(app_url):
     assert seed["id"] not in [r["id"] for r in same]
     with pytest.raises(Exception, match="no image"):
         client.predict("<img src=x>", "both", 5, api_name="/more_like_this")
+
+
+def test_export_api_writes_csv_geojson_and_zip(app_url):
+    import csv
+    import json
+    import zipfile
+    from pathlib import Path
+
+    from tests.helpers.geojson_check import check_feature_collection
+
+    client = Client(app_url, verbose=False)
+    rows = client.predict("a lake", "both", 5, api_name="/search")
+    search = ("a lake", "both", 5, "off", None, None, 250, 0.5, False, [], "", "", [], "keep", "")
+    with open(client.predict(*search, "csv", api_name="/export"), newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert [r["id"] for r in exported] == [r["id"] for r in rows]
+    doc = json.loads(Path(client.predict(*search, "geojson", api_name="/export")).read_text())
+    assert check_feature_collection(doc) == [] and len(doc["features"]) == 5
+    with zipfile.ZipFile(client.predict(*search, "zip", api_name="/export")) as zf:
+        assert sum(n.startswith("thumbnails/") for n in zf.namelist()) == 5
+    with pytest.raises(Exception, match="Unknown export format"):
+        client.predict(*search, "<b>xlsx</b>", api_name="/export")

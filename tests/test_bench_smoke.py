@@ -98,3 +98,13 @@ def test_cold_start_smoke(tmp_path):
         "launch (server up)",
     ):
         assert phase in body
+
+
+def test_export_bench_smoke(tmp_path):
+    from bench import export
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n")
+    assert export.main(["--k", "5", "--runs", "1", "--benchmarks", str(out)]) == 0
+    body = _section(out, "export")
+    assert "python -m bench.export " in body and "| zip | 5 |" in body
