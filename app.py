@@ -20,8 +20,12 @@ from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
 from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
-from closp_demo.views.assets import read_text_asset
+from closp_demo.ui.api import explorer_api, export_api, filter_fields, more_like_this_api, rows_of
+from closp_demo.ui.export import export_row
+from closp_demo.ui.share import link_values, search_link
+from closp_demo.views.assets import ASSETS_DIR, read_text_asset
 from closp_demo.views.escape import escape_markdown
+from closp_demo.views.share import read_link
 
 EXAMPLES = [
     "a lake surrounded by forest",
@@ -41,6 +45,9 @@ PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within r
 PLACE_FROM_MAP_JS = read_text_asset("js/place-from-map.js")
 PLACE_MODE_JS = read_text_asset("js/place-mode.js")
 MAP_VIEW_BOX_JS = read_text_asset("js/map-view-box.js")
+SHARE_LINK_JS = read_text_asset("js/share-link.js")  # "Copy link": the page's full URL
+PRESENT_JS = read_text_asset("js/present.js")  # the presentation switch toggles a class
+LAYOUT_CSS = ASSETS_DIR / "css" / "layout.css"  # phone layout, presentation mode
 
 
 def status_md(answer: Answer) -> str:
@@ -119,13 +126,15 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     elem_id="group-scenes",
                 )  # fmt: skip
             gr.Examples(EXAMPLES, inputs=query)
+            link_note = gr.Markdown(elem_id="link-note")
             status = gr.Markdown()
-            with gr.Row():
+            with gr.Row(elem_id="results-row"):
                 gallery = gr.Gallery(
                     label="Results (SAR false colour / optical true colour)",
                     columns=4,
                     height=520,
                     scale=1,
+                    elem_id="results-gallery",
                 )
                 map_html = gr.HTML(label="Map", js_on_load=PLACE_FROM_MAP_JS, elem_id="result-map")
             with gr.Row():
@@ -135,7 +144,18 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 )  # fmt: skip
                 like_sensor = gr.Radio(LIKE_CHOICES, value="both", label="Find in", scale=2)
                 like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
-            table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
+            table = gr.Dataframe(
+                label="Ranked results", interactive=False, wrap=True, elem_id="results-table"
+            )
+            with gr.Row(elem_id="share-row"):
+                share_link = gr.Textbox(
+                    label="Link to this search", max_lines=1, interactive=False, scale=4,
+                    elem_id="share-link",
+                )  # fmt: skip
+                copy_btn = gr.Button("Copy link", scale=1, elem_id="copy-link")
+                present = gr.Checkbox(
+                    False, label="Presentation (large text)", scale=1, elem_id="present"
+                )
             shown_ids = gr.State([])  # the ids in the gallery, for a click on one of them
             shown = gr.State([])  # the results shown, for an export
             export_btns, export_file, export_note = export_row("results")
@@ -155,10 +175,13 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             with gr.Row():
                 up_preview = gr.Image(label="Your image", height=260, interactive=False)
                 up_notes = gr.Markdown()
-            with gr.Row():
-                up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
+            with gr.Row(elem_id="upload-results-row"):
+                up_gallery = gr.Gallery(
+                    label="Nearest corpus images", columns=4, height=520,
+                    elem_id="upload-results-gallery",
+                )  # fmt: skip
                 up_map = gr.HTML()
-            up_table = gr.Dataframe(interactive=False, wrap=True)
+            up_table = gr.Dataframe(interactive=False, wrap=True, elem_id="upload-results-table")
             up_shown = gr.State([])
             up_export_btns, up_export_file, up_export_note = export_row("upload")
 
@@ -177,12 +200,15 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"]), a.results
+            link = search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, a.ok)
+            ids = list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, link
 
         def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"]), a.results
+            ids = list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, ""
 
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
@@ -196,7 +222,20 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             path, message = explorer.export(results, fmt)
             return (None if path is None else str(path)), escape_markdown(message)
 
-        outputs = [status, gallery, map_html, table, shown_ids, shown]
+        def on_open(request: gr.Request):
+            """A share link: its fields, a note on what was left out, and whether to search."""
+            params = dict(request.query_params) if request is not None else {}
+            if not params:
+                return [gr.skip()] * (len(link_fields) + 1) + [False]
+            reading = read_link(params, tuple(explorer.source_names()),
+                                tuple(explorer.label_names()))  # fmt: skip
+            note = " ".join(f"⚠️ {escape_markdown(n)}" for n in reading.notes)
+            return [*link_values(reading.shared), note, reading.runs]
+
+        def on_open_search(runs: bool, *args):
+            return on_search(*args) if runs else [gr.skip()] * len(outputs)
+
+        outputs = [status, gallery, map_html, table, shown_ids, shown, share_link]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
@@ -214,11 +253,20 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             on_search, search_inputs, outputs, api_name=False
         )
         gr.api(explorer_api(explorer), api_name="search")
+        # Share links: the page's URL parameters fill the fields and run that search on load.
+        link_fields = [query, sensor, k, place_mode, lat, lon, radius, weight, group,
+                       f_sources, f_from, f_to, f_labels, f_unlabelled, f_box, present]  # fmt: skip
+        link_runs = gr.State(False)
+        demo.load(on_open, None, [*link_fields, link_note, link_runs], api_name=False).then(
+            on_open_search, [link_runs, *search_inputs], outputs, api_name=False
+        )
+        copy_btn.click(None, [share_link], [share_link], js=SHARE_LINK_JS, api_name=False)
+        present.change(None, [present], None, js=PRESENT_JS, api_name=False)
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
         session_btn = gr.Button(visible=False)
         session_btn.click(
-            lambda q, s, n, ov: _rows(explorer.text_search(q, s, int(n), ov)),
+            lambda q, s, n, ov: rows_of(explorer.text_search(q, s, int(n), ov)),
             [query, sensor, k, overlay],
             session_rows,
             api_name="search_session",
@@ -243,94 +291,6 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             api_name="export",
         )  # fmt: skip
     return demo
-
-
-EXPORT_LABELS = {"csv": "CSV", "geojson": "GeoJSON", "zip": "ZIP (thumbnails + GeoJSON)"}
-
-
-def export_row(name: str) -> tuple[dict[str, gr.Button], gr.File, gr.Markdown]:
-    """Export buttons (one per format), the file to download and a note."""
-    with gr.Row(elem_id=f"export-{name}"):
-        btns = {fmt: gr.Button(f"Export {label}", size="sm", elem_id=f"export-{name}-{fmt}")
-                for fmt, label in EXPORT_LABELS.items()}  # fmt: skip
-        file = gr.File(label="Download", interactive=False, elem_id=f"export-{name}-file")
-        note = gr.Markdown()
-    return btns, file, note
-
-
-def export_api(explorer: Explorer):
-    def export(query, sensor, k, overlay, place_mode, lat, lon, radius_km, place_weight, group,
-               sources, date_from, date_to, labels, unlabelled, box, file_format):  # fmt: skip
-        """The search's results (with this session's uploads) as a file: file_format "csv",
-        "geojson" or "zip" (thumbnails, GeoJSON, CSV, attribution)."""
-        fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
-        a = explorer.text_search_near(query, sensor, int(k), overlay, place_mode, lat, lon,
-                                      radius_km, place_weight, False, fields, group)  # fmt: skip
-        if not a.ok:
-            raise gr.Error(a.message)
-        path, message = explorer.export(a.results, file_format)
-        if path is None:
-            raise gr.Error(message)
-        return str(path)
-
-    return export
-
-
-def filter_fields(sources, date_from, date_to, labels, unlabelled, box) -> dict:
-    """The filter widgets' values as `parse_filters` keyword arguments."""
-    return {"sources": sources, "date_from": date_from, "date_to": date_to, "labels": labels,
-            "unlabelled": unlabelled, "box": box}  # fmt: skip
-
-
-def _rows(answer: Answer) -> list[dict]:
-    if not answer.ok:
-        raise gr.Error(answer.message)
-    return answer.table.to_dict(orient="records")
-
-
-def explorer_api(explorer: Explorer):
-    def search(
-        query: str,
-        sensor: str = "both",
-        k: int = 12,
-        place_mode: str = "off",
-        lat: float | None = None,
-        lon: float | None = None,
-        radius_km: float = DEFAULT_RADIUS_KM,
-        place_weight: float = DEFAULT_WEIGHT,
-        sources: str = "",
-        date_from: str = "",
-        date_to: str = "",
-        labels: str = "",
-        unlabelled: str = "keep",
-        box: str = "",
-        group: bool = False,
-    ) -> list[dict]:
-        """Ranked corpus results as plain data (for gradio_client and benchmarks). place_mode:
-        "off", "prefer" (distance prior, or GeoCLOSP's location embedding) or "within".
-        Filters: sources and labels comma-separated, dates YYYY-MM-DD, unlabelled "keep" or
-        "drop", box "west, south, east, north"; group: one result per source scene."""
-        fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
-        answer = explorer.text_search_near(
-            query, sensor, int(k), None, place_mode, lat, lon, radius_km, place_weight,
-            render=False, filters=fields, group=bool(group),
-        )  # fmt: skip
-        return _rows(answer)
-
-    return search
-
-
-def more_like_this_api(explorer: Explorer):
-    def more_like_this(
-        image_id: str, sensor: str = "both", k: int = 12, group: bool = False
-    ) -> list[dict]:
-        """Corpus images ranked by the embedding of the corpus image `image_id` (a result's
-        "id"), in "both", "S1" or "S2": an S1 image finds similar S2 images too. For an upload,
-        use /upload, which ranks by the upload's embedding."""
-        return _rows(explorer.more_like_this(image_id, sensor, int(k), group=bool(group),
-                                             render=False))  # fmt: skip
-
-    return more_like_this
 
 
 def place_help(explorer: Explorer) -> str:
@@ -394,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         allowed_paths=[str(explorer.upload_dir)],
         show_error=False,
         max_file_size=settings.limits.max_bytes,  # Gradio refuses larger files before storing
+        css_paths=[LAYOUT_CSS],
     )
 
 
