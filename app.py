@@ -144,6 +144,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 )  # fmt: skip
                 like_sensor = gr.Radio(LIKE_CHOICES, value="both", label="Find in", scale=2)
                 like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
+                expand_btn = gr.Button("Open its scene (+N more)", scale=1, elem_id="expand-btn")
             table = gr.Dataframe(
                 label="Ranked results", interactive=False, wrap=True, elem_id="results-table"
             )
@@ -183,6 +184,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 up_map = gr.HTML()
             up_table = gr.Dataframe(interactive=False, wrap=True, elem_id="upload-results-table")
             up_shown = gr.State([])
+            up_id = gr.State("")  # the session's upload shown here, for "Find neighbours in"
             up_export_btns, up_export_file, up_export_note = export_row("upload")
 
         with gr.Tab("About / Evaluation"):
@@ -213,10 +215,27 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
 
+        def on_expand(results, image_id):
+            a = explorer.expand_scene(results, image_id)
+            if not a.ok:
+                return [status_md(a)] + [gr.skip()] * (len(outputs) - 1)
+            ids = list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, gr.skip()
+
         def on_upload(f, s, n, ov):
             a = explorer.upload_search(f, s, int(n), ov)
             notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
-            return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov, a.results
+            up_id = ov.items[-1].result.image_id if a.ok and ov.items else ""
+            return (status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov, a.results,
+                    up_id)  # fmt: skip
+
+        def on_upload_sensor(up_id, s, n, ov):
+            """Another "Find neighbours in": the upload's own embedding, kept in the session,
+            ranks again (more like this upload), without reading the file again."""
+            if not up_id:
+                return [gr.skip()] * 5
+            a = explorer.more_like_this(up_id, s, int(n), ov)
+            return status_md(a), a.gallery, a.map_html, a.table, a.results
 
         def on_export(results, fmt):
             path, message = explorer.export(results, fmt)
@@ -274,9 +293,14 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         upload.upload(
             on_upload,
             [upload, up_sensor, up_k, overlay],
-            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay, up_shown],
+            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay, up_shown,
+             up_id],
             api_name="upload",
-        )
+        )  # fmt: skip
+        up_outputs = [up_status, up_gallery, up_map, up_table, up_shown]
+        up_like_inputs = [up_id, up_sensor, up_k, overlay]
+        up_sensor.input(on_upload_sensor, up_like_inputs, up_outputs, api_name=False)
+        expand_btn.click(on_expand, [shown, like_id], outputs, api_name=False)
         for btns, results, file, note in ((export_btns, shown, export_file, export_note),
                                           (up_export_btns, up_shown, up_export_file,
                                            up_export_note)):  # fmt: skip

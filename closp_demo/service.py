@@ -24,6 +24,7 @@ from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, available, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.search.expand import expand_scene
 from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.scene import UploadError, read_upload
@@ -201,6 +202,20 @@ class Explorer:
             f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
         )
         return Answer(gallery, map_html, table, message, True, timings, results=results)
+
+    def expand_scene(self, results: list[Result], image_id: str) -> Answer:
+        """The shown `results` with the scene of `image_id` opened in place (no new search)."""
+        t0 = time.perf_counter()
+        try:
+            opened = expand_scene(list(results or []), image_id)
+        except QueryError as err:
+            return _error(str(err))
+        timings: dict[str, float] = {}
+        gallery, map_html, table = self._show(opened, timings)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        added = len(opened) - len(results)
+        message = f"{len(opened)} results: {added} more tiles of the scene of {image_id} shown"
+        return Answer(gallery, map_html, table, message, True, timings, results=opened)
 
     def upload_search(
         self, path: str | Path | None, sensor: str = "both", k: int = 12,

@@ -157,3 +157,26 @@ def test_presentation_mode_from_the_link_and_the_switch(browser, app_url):
         assert present["text"] >= 1.3 * normal["text"], (normal, present)
         assert present["thumb"] >= 1.5 * normal["thumb"], (normal, present)
         assert present["columns"] == 2
+
+
+def test_more_from_this_scene_opens_in_place(browser, app_url):
+    for query in ("forest", "a lake", "river", "farmland with crop fields", "the sea"):
+        page = open_page(browser, f"{app_url}?{urlencode({'q': query, 'k': 12})}")
+        captions = wait_for_gallery(page, 12)
+        at = next((i for i, c in enumerate(captions) if "more from this scene" in c), None)
+        if at is not None:
+            break
+        page.context.close()
+    else:
+        pytest.fail("no query groups tiles of one scene in this corpus")
+    more = int(captions[at].split("· +")[1].split(" ")[0])
+    page.locator(".gallery-container .gallery-item").nth(at).click()
+    page.wait_for_function("() => document.querySelector('#like-id textarea, #like-id input')"
+                           ".value.length > 0")  # fmt: skip
+    page.locator("#expand-btn").click()
+    opened = wait_for_gallery(page, len(captions) + more)
+    assert len(opened) == len(captions) + more
+    tiles = opened[at + 1 : at + 1 + more]
+    assert all("same scene as" in c for c in tiles), tiles
+    assert all(c.startswith(f"#{i} ") for i, c in enumerate(opened, start=1))
+    page.context.close()
