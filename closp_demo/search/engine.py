@@ -20,7 +20,13 @@ from closp_demo.encoders.base import Encoder, can_locate, l2_normalise
 from closp_demo.geo.place import Place, blend, distances_km, ring_centre
 from closp_demo.search.candidates import top_k
 from closp_demo.search.filters import FilterColumns, FilterError, Filters
-from closp_demo.search.grouping import GROUP_FETCH, MAX_FETCH, group_members, scene_of
+from closp_demo.search.grouping import (
+    GROUP_FETCH,
+    GROUP_FETCH_LIMIT,
+    MAX_FETCH,
+    group_members,
+    scene_of,
+)
 from closp_demo.search.places import rank_near
 from closp_demo.sensors import Sensor
 
@@ -210,13 +216,23 @@ class SearchEngine:
         k = min(k * GROUP_FETCH, MAX_FETCH) if group else k
         id_range = self.corpus.id_range(sensor)
         allowed = self.filter_mask(filters) if filters is not None and filters.active() else None
-        if place is None or not rank_by_place:
-            found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range, allowed)
-        else:
-            lon, lat = self._centres()
-            found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
-                              place, id_range, allowed)  # fmt: skip
-        hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
+        total = len(self.corpus.embeddings) if id_range is None else id_range[1] - id_range[0]
+        while True:
+            if place is None or not rank_by_place:
+                found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range,
+                              allowed)  # fmt: skip
+            else:
+                lon, lat = self._centres()
+                found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
+                                  place, id_range, allowed)  # fmt: skip
+            hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
+            # Grouped: one dense scene can fill every candidate; fetch more until `wanted`
+            # scenes come or nothing more can (the candidates ran out, or the bound).
+            if not group or len(found) < k or k >= min(total, GROUP_FETCH_LIMIT):
+                break
+            if len({res.scene or res.image_id for _, res in hits}) >= wanted:
+                break
+            k = min(k * 4, total, GROUP_FETCH_LIMIT)
         if place is not None:
             lon, lat = self._centres()
             rows = np.array([h.row for h in found], dtype=np.int64)

@@ -24,7 +24,9 @@ TILE_SUFFIX = {
     "bigearthnet": re.compile(r"_\d+_\d+$"),
 }
 GROUP_FETCH = 8  # candidates fetched per wanted scene (the densest scene here has 16 tiles)
-MAX_FETCH = 800  # bound on the candidates ranked for one grouped query
+MAX_FETCH = 800  # bound on the candidates ranked first for one grouped query
+# When those hold fewer than k scenes (one scene filled them), fetch 4x more up to this bound.
+GROUP_FETCH_LIMIT = 16_384
 
 T = TypeVar("T")
 
