@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from functools import partial
 from pathlib import Path
 
 from closp_demo.gradio_compat import patch_gradio_startup
@@ -21,16 +22,26 @@ from closp_demo.corpus.store import CorpusError
 from closp_demo.encoders.bert_onnx import OnnxExportError
 from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
-from closp_demo.search.engine import Overlay, QueryError
+from closp_demo.search.engine import Overlay
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
+from closp_demo.ui.api import (
+    detail_api,
+    explorer_api,
+    export_api,
+    filter_fields,
+    more_like_this_api,
+    rows_of,
+)
 from closp_demo.ui.detail import build_detail, wire_results
+from closp_demo.ui.export import export_row
 from closp_demo.ui.heat import build_heat
+from closp_demo.ui.share import link_values, search_link
 from closp_demo.ui.teach import build_teach
 from closp_demo.ui.upload_box import UploadFiles
-from closp_demo.views.assets import read_text_asset
-from closp_demo.views.detail import DetailError
+from closp_demo.views.assets import ASSETS_DIR, read_text_asset
 from closp_demo.views.escape import escape_markdown
+from closp_demo.views.share import read_link
 
 EXAMPLES = [
     "a lake surrounded by forest",
@@ -50,6 +61,9 @@ PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within r
 PLACE_FROM_MAP_JS = read_text_asset("js/place-from-map.js")
 PLACE_MODE_JS = read_text_asset("js/place-mode.js")
 MAP_VIEW_BOX_JS = read_text_asset("js/map-view-box.js")
+SHARE_LINK_JS = read_text_asset("js/share-link.js")  # "Copy link": the page's full URL
+PRESENT_JS = read_text_asset("js/present.js")  # the presentation switch toggles a class
+LAYOUT_CSS = ASSETS_DIR / "css" / "layout.css"  # phone layout, presentation mode
 
 
 def status_md(answer: Answer) -> str:
@@ -128,13 +142,15 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     elem_id="group-scenes",
                 )  # fmt: skip
             gr.Examples(EXAMPLES, inputs=query)
+            link_note = gr.Markdown(elem_id="link-note")
             status = gr.Markdown()
-            with gr.Row():
+            with gr.Row(elem_id="results-row"):
                 gallery = gr.Gallery(
                     label="Results (SAR false colour / optical true colour)",
                     columns=4,
                     height=520,
                     scale=1,
+                    elem_id="results-gallery",
                 )
                 map_html = gr.HTML(label="Map", js_on_load=PLACE_FROM_MAP_JS, elem_id="result-map")
             with gr.Row():
@@ -144,8 +160,22 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 )  # fmt: skip
                 like_sensor = gr.Radio(LIKE_CHOICES, value="both", label="Find in", scale=2)
                 like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
-            table = gr.Dataframe(label="Ranked results", interactive=False, wrap=True)
+                expand_btn = gr.Button("Open its scene (+N more)", scale=1, elem_id="expand-btn")
+            table = gr.Dataframe(
+                label="Ranked results", interactive=False, wrap=True, elem_id="results-table"
+            )
+            with gr.Row(elem_id="share-row"):
+                share_link = gr.Textbox(
+                    label="Link to this search", max_lines=1, interactive=False, scale=4,
+                    elem_id="share-link",
+                )  # fmt: skip
+                copy_btn = gr.Button("Copy link", scale=1, elem_id="copy-link")
+                present = gr.Checkbox(
+                    False, label="Presentation (large text)", scale=1, elem_id="present"
+                )
             shown_ids = gr.State([])  # the ids in the gallery, for a click on one of them
+            shown = gr.State([])  # the results shown, for an export
+            export_btns, export_file, export_note = export_row("results")
 
         with gr.Tab("Upload a GeoTIFF"):
             gr.Markdown(
@@ -169,10 +199,16 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     label="Your image", height=260, interactive=False, elem_id="up-preview"
                 )
                 up_notes = gr.Markdown()
-            with gr.Row():
-                up_gallery = gr.Gallery(label="Nearest corpus images", columns=4, height=520)
+            with gr.Row(elem_id="upload-results-row"):
+                up_gallery = gr.Gallery(
+                    label="Nearest corpus images", columns=4, height=520,
+                    elem_id="upload-results-gallery",
+                )  # fmt: skip
                 up_map = gr.HTML()
-            up_table = gr.Dataframe(interactive=False, wrap=True)
+            up_table = gr.Dataframe(interactive=False, wrap=True, elem_id="upload-results-table")
+            up_shown = gr.State([])
+            up_id = gr.State("")  # the session's upload shown here, for "Find neighbours in"
+            up_export_btns, up_export_file, up_export_note = export_row("upload")
             build_heat(explorer, upload, up_preview, up_map)
             up_open = gr.Button("Open your upload in the detail view")
 
@@ -194,22 +230,59 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+            link = search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, a.ok)
+            ids = list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, link
 
         def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+            ids = list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, ""
 
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
 
+        def on_expand(results, image_id):
+            a = explorer.expand_scene(results, image_id)
+            if not a.ok:
+                return [status_md(a)] + [gr.skip()] * (len(outputs) - 1)
+            ids = list(a.table["id"])
+            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, gr.skip()
+
         def on_upload(f, s, n, ov):
             a = explorer.upload_search(f, s, int(n), ov)
             notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
-            return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
+            up_id = ov.items[-1].result.image_id if a.ok and ov.items else ""
+            return (status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov, a.results,
+                    up_id)  # fmt: skip
 
-        outputs = [status, gallery, map_html, table, shown_ids]
+        def on_upload_sensor(up_id, s, n, ov):
+            """Another "Find neighbours in": the upload's own embedding, kept in the session,
+            ranks again (more like this upload), without reading the file again."""
+            if not up_id:
+                return [gr.skip()] * 5
+            a = explorer.more_like_this(up_id, s, int(n), ov)
+            return status_md(a), a.gallery, a.map_html, a.table, a.results
+
+        def on_export(results, fmt):
+            path, message = explorer.export(results, fmt)
+            return (None if path is None else str(path)), escape_markdown(message)
+
+        def on_open(request: gr.Request):
+            """A share link: its fields, a note on what was left out, and whether to search."""
+            params = dict(request.query_params) if request is not None else {}
+            if not params:
+                return [gr.skip()] * (len(link_fields) + 1) + [False]
+            reading = read_link(params, tuple(explorer.source_names()),
+                                tuple(explorer.label_names()))  # fmt: skip
+            note = " ".join(f"⚠️ {escape_markdown(n)}" for n in reading.notes)
+            return [*link_values(reading.shared), note, reading.runs]
+
+        def on_open_search(runs: bool, *args):
+            return on_search(*args) if runs else [gr.skip()] * len(outputs)
+
+        outputs = [status, gallery, map_html, table, shown_ids, shown, share_link]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
@@ -227,11 +300,20 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             on_search, search_inputs, outputs, api_name=False
         )
         gr.api(explorer_api(explorer), api_name="search")
+        # Share links: the page's URL parameters fill the fields and run that search on load.
+        link_fields = [query, sensor, k, place_mode, lat, lon, radius, weight, group,
+                       f_sources, f_from, f_to, f_labels, f_unlabelled, f_box, present]  # fmt: skip
+        link_runs = gr.State(False)
+        demo.load(on_open, None, [*link_fields, link_note, link_runs], api_name=False).then(
+            on_open_search, [link_runs, *search_inputs], outputs, api_name=False
+        )
+        copy_btn.click(None, [share_link], [share_link], js=SHARE_LINK_JS, api_name=False)
+        present.change(None, [present], None, js=PRESENT_JS, api_name=False)
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
         session_btn = gr.Button(visible=False)
         session_btn.click(
-            lambda q, s, n, ov: _rows(explorer.text_search(q, s, int(n), ov)),
+            lambda q, s, n, ov: rows_of(explorer.text_search(q, s, int(n), ov)),
             [query, sensor, k, overlay],
             session_rows,
             api_name="search_session",
@@ -239,96 +321,39 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         upload.upload(
             on_upload,
             [upload, up_sensor, up_k, overlay],
-            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay],
+            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay, up_shown,
+             up_id],
             api_name="upload",
-        )
+        )  # fmt: skip
+        up_outputs = [up_status, up_gallery, up_map, up_table, up_shown]
+        up_like_inputs = [up_id, up_sensor, up_k, overlay]
+        up_sensor.input(on_upload_sensor, up_like_inputs, up_outputs, api_name=False)
+        expand_btn.click(on_expand, [shown, like_id], outputs, api_name=False)
+        for btns, results, file, note in ((export_btns, shown, export_file, export_note),
+                                          (up_export_btns, up_shown, up_export_file,
+                                           up_export_note)):  # fmt: skip
+            for fmt, btn in btns.items():
+                btn.click(partial(on_export, fmt=fmt), [results], [file, note], api_name=False)
+        # The same search as /search, written as a file (CSV, GeoJSON or ZIP), for API clients.
+        export_format = gr.Textbox("csv", visible=False, label="format")
+        export_api_file = gr.File(visible=False)
+        export_api_btn = gr.Button(visible=False)
+        export_api_btn.click(
+            export_api(explorer), [*search_inputs, export_format], export_api_file,
+            api_name="export",
+        )  # fmt: skip
         # Below the tabs: opening an image keeps the result list where it is.
         view = build_detail(explorer, query, overlay)
         wire_results(view, gallery, table)
         wire_results(view, up_gallery, up_table)
         wire_teach(view)
-        last_upload = lambda ov: ov.items[-1].result.image_id if ov and ov.items else ""  # noqa: E731
-        view.open_from(up_open.click(last_upload, [overlay], [view.image_id], api_name=False))
+        view.open_from(up_open.click(lambda i: i, [up_id], [view.image_id], api_name=False))
         # /detail for API clients: (facts, twin id, evidence breakdown) and composite PNG files.
         api_id, api_query = gr.Textbox(visible=False), gr.Textbox(visible=False)
         api_btn = gr.Button(visible=False)
         api_out = [gr.JSON(visible=False), gr.File(file_count="multiple", visible=False)]
         api_btn.click(detail_api(explorer), [api_id, api_query], api_out, api_name="detail")
     return demo
-
-
-def filter_fields(sources, date_from, date_to, labels, unlabelled, box) -> dict:
-    """The filter widgets' values as `parse_filters` keyword arguments."""
-    return {"sources": sources, "date_from": date_from, "date_to": date_to, "labels": labels,
-            "unlabelled": unlabelled, "box": box}  # fmt: skip
-
-
-def _rows(answer: Answer) -> list[dict]:
-    if not answer.ok:
-        raise gr.Error(answer.message)
-    return answer.table.to_dict(orient="records")
-
-
-def explorer_api(explorer: Explorer):
-    def search(
-        query: str,
-        sensor: str = "both",
-        k: int = 12,
-        place_mode: str = "off",
-        lat: float | None = None,
-        lon: float | None = None,
-        radius_km: float = DEFAULT_RADIUS_KM,
-        place_weight: float = DEFAULT_WEIGHT,
-        sources: str = "",
-        date_from: str = "",
-        date_to: str = "",
-        labels: str = "",
-        unlabelled: str = "keep",
-        box: str = "",
-        group: bool = False,
-    ) -> list[dict]:
-        """Ranked corpus results as plain data (for gradio_client and benchmarks). place_mode:
-        "off", "prefer" (distance prior, or GeoCLOSP's location embedding) or "within".
-        Filters: sources and labels comma-separated, dates YYYY-MM-DD, unlabelled "keep" or
-        "drop", box "west, south, east, north"; group: one result per source scene."""
-        fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
-        answer = explorer.text_search_near(
-            query, sensor, int(k), None, place_mode, lat, lon, radius_km, place_weight,
-            render=False, filters=fields, group=bool(group),
-        )  # fmt: skip
-        return _rows(answer)
-
-    return search
-
-
-def detail_api(explorer: Explorer):
-    def detail(image_id: str, query: str = "") -> tuple[dict, list[str]]:
-        """One corpus image as the detail view opens it: its facts, the other-sensor
-        counterpart's id and how it was chosen, the score by class for `query` (physics
-        baseline); and every composite of both images as PNG files (names in "composites")."""
-        try:
-            d = explorer.detail(image_id, query or None)
-        except (DetailError, QueryError) as err:
-            raise gr.Error(str(err)) from None
-        files = explorer.composite_files(d)
-        out = d.summary()
-        out["composites"] = list(files)  # "image/<key>" or "twin/<key>", same order as files
-        return out, list(files.values())
-
-    return detail
-
-
-def more_like_this_api(explorer: Explorer):
-    def more_like_this(
-        image_id: str, sensor: str = "both", k: int = 12, group: bool = False
-    ) -> list[dict]:
-        """Corpus images ranked by the embedding of the corpus image `image_id` (a result's
-        "id"), in "both", "S1" or "S2": an S1 image finds similar S2 images too. For an upload,
-        use /upload, which ranks by the upload's embedding."""
-        return _rows(explorer.more_like_this(image_id, sensor, int(k), group=bool(group),
-                                             render=False))  # fmt: skip
-
-    return more_like_this
 
 
 def place_help(explorer: Explorer) -> str:
@@ -393,6 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         allowed_paths=[str(explorer.upload_dir)],
         show_error=False,
         max_file_size=settings.limits.max_bytes,  # Gradio refuses larger files before storing
+        css_paths=[LAYOUT_CSS],
     )
 
 

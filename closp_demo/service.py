@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from closp_demo.search.engine import (
     SearchEngine,
     clean_query,
 )
+from closp_demo.search.expand import expand_scene
 from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
 from closp_demo.search.twins import Counterpart, counterpart, other_sensor
@@ -43,6 +45,7 @@ from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
 from closp_demo.views.composites import default_key
 from closp_demo.views.detail import Detail, DetailError, Side, check_id, corpus_side, upload_side
+from closp_demo.views.export import ExportError, write_export
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     preview: object | None = None  # RGB array of an uploaded scene
     notes: list[str] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)  # what was shown, for an export
 
 
 @dataclass
@@ -111,6 +115,8 @@ class Explorer:
         self.upload_dir = Path(tempfile.mkdtemp(prefix="closp-uploads-"))
         self.occlusions = OcclusionCache(self.encoder)
         self._class_profiles: dict | None = None
+        # Exports, one folder each; Gradio copies a returned file into its own cache.
+        self.export_dir = Path(tempfile.mkdtemp(prefix="closp-exports-"))
 
     # --- descriptions for the UI ------------------------------------------------------------
     def model_line(self) -> str:
@@ -186,7 +192,7 @@ class Explorer:
             message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
-        return Answer(gallery, map_html, table, message, True, timings)
+        return Answer(gallery, map_html, table, message, True, timings, results=results)
 
     def text_search_near(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
@@ -225,7 +231,21 @@ class Explorer:
             f"{len(results)} images like {image_id} ({sensor}"
             f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
         )
-        return Answer(gallery, map_html, table, message, True, timings)
+        return Answer(gallery, map_html, table, message, True, timings, results=results)
+
+    def expand_scene(self, results: list[Result], image_id: str) -> Answer:
+        """The shown `results` with the scene of `image_id` opened in place (no new search)."""
+        t0 = time.perf_counter()
+        try:
+            opened = expand_scene(list(results or []), image_id)
+        except QueryError as err:
+            return _error(str(err))
+        timings: dict[str, float] = {}
+        gallery, map_html, table = self._show(opened, timings)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        added = len(opened) - len(results)
+        message = f"{len(opened)} results: {added} more tiles of the scene of {image_id} shown"
+        return Answer(gallery, map_html, table, message, True, timings, results=opened)
 
     def upload_search(
         self, path: object, sensor: str = "both", k: int = 12,
@@ -273,7 +293,38 @@ class Explorer:
         )
         if not scene.placed:
             message += "; your image has no georeferencing, so it is not on the map"
-        return Answer(gallery, map_html, table, message, True, timings, preview, list(scene.notes))
+        return Answer(gallery, map_html, table, message, True, timings, preview,
+                      list(scene.notes), results)  # fmt: skip
+
+    def export(self, results: list[Result], fmt: str) -> tuple[Path | None, str]:
+        """`results` written as "csv", "geojson" or "zip" (thumbnails + GeoJSON + CSV +
+        attribution): (the file, or None, and a plain-text message)."""
+        t0 = time.perf_counter()
+        folder = self.export_dir / uuid.uuid4().hex
+        try:
+            path = write_export(list(results or []), fmt, folder, self._attribution())
+        except ExportError as err:
+            return None, str(err)
+        except Exception:
+            log.exception("export as %r failed", fmt)
+            return None, "The export failed unexpectedly; please try again."
+        finally:
+            self._prune_exports()
+        ms = (time.perf_counter() - t0) * 1e3
+        return path, f"{len(results)} results exported as {fmt.upper()} in {ms:.0f} ms"
+
+    def _attribution(self) -> str | None:
+        try:
+            return (self.corpus.root / "ATTRIBUTION.md").read_text()
+        except OSError:
+            return None
+
+    def _prune_exports(self, keep: int = 64) -> None:
+        """Bounded disk: only the newest `keep` export folders stay."""
+        folders = sorted(self.export_dir.iterdir(), key=lambda p: p.name)
+        folders.sort(key=_mtime)
+        for old in folders[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _check_encoder_can_embed(self, scene: UploadedScene) -> None:
         """A single/other-polarisation Sentinel-1 scene needs an encoder that can embed it."""
@@ -482,6 +533,13 @@ def upload_paths(value: object) -> tuple[list[str], str]:
     if len(paths) > MAX_UPLOAD_FILES:
         return [], f"{len(paths)} files: upload at most {MAX_UPLOAD_FILES} files at once."
     return paths, ""
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another session's export
+        return 0.0
 
 
 def _encoder_name(settings: Settings) -> str:

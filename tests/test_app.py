@@ -162,7 +162,7 @@ def test_detail_api_hostile_ids_get_a_clear_message(app_url, image_id):
 
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
 PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/detail",
-                    "/heatmap"}  # fmt: skip
+                    "/heatmap", "/export"}  # fmt: skip
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -207,3 +207,25 @@ def test_heatmap_api_scores_each_window_of_a_real_scene(app_url, samples_dir, tm
     bad.write_text("<script>alert(1)</script>")
     with pytest.raises(Exception, match="TIFF"):
         client.predict(handle_file(str(bad)), "a lake", api_name="/heatmap")
+
+
+def test_export_api_writes_csv_geojson_and_zip(app_url):
+    import csv
+    import json
+    import zipfile
+    from pathlib import Path
+
+    from tests.helpers.geojson_check import check_feature_collection
+
+    client = Client(app_url, verbose=False)
+    rows = client.predict("a lake", "both", 5, api_name="/search")
+    search = ("a lake", "both", 5, "off", None, None, 250, 0.5, False, [], "", "", [], "keep", "")
+    with open(client.predict(*search, "csv", api_name="/export"), newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert [r["id"] for r in exported] == [r["id"] for r in rows]
+    doc = json.loads(Path(client.predict(*search, "geojson", api_name="/export")).read_text())
+    assert check_feature_collection(doc) == [] and len(doc["features"]) == 5
+    with zipfile.ZipFile(client.predict(*search, "zip", api_name="/export")) as zf:
+        assert sum(n.startswith("thumbnails/") for n in zf.namelist()) == 5
+    with pytest.raises(Exception, match="Unknown export format"):
+        client.predict(*search, "<b>xlsx</b>", api_name="/export")

@@ -123,3 +123,13 @@ def test_text_backends_smoke(tmp_path):
     # which modules each backend imports is a fact, not a timing
     assert ") | – |" in rows["onnx"] and "torch, transformers" in rows["torch"]
     assert "| 1.0x |" in rows["onnx"]  # ratios are to onnx
+
+
+def test_export_bench_smoke(tmp_path):
+    from bench import export
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n")
+    assert export.main(["--k", "5", "--runs", "1", "--benchmarks", str(out)]) == 0
+    body = _section(out, "export")
+    assert "python -m bench.export " in body and "| zip | 5 |" in body

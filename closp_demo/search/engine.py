@@ -21,7 +21,13 @@ from closp_demo.encoders.base import Encoder, can_locate, l2_normalise
 from closp_demo.geo.place import Place, blend, distances_km, ring_centre
 from closp_demo.search.candidates import top_k
 from closp_demo.search.filters import FilterColumns, FilterError, Filters
-from closp_demo.search.grouping import GROUP_FETCH, MAX_FETCH, group_by_scene, scene_of
+from closp_demo.search.grouping import (
+    GROUP_FETCH,
+    GROUP_FETCH_LIMIT,
+    MAX_FETCH,
+    group_members,
+    scene_of,
+)
 from closp_demo.search.places import rank_near
 from closp_demo.sensors import Sensor
 
@@ -52,6 +58,8 @@ class Result:
     distance_km: float | None = None  # from the query's place, when it has one
     scene: str = ""  # the source scene it was cut from (closp_demo.search.grouping)
     more_in_scene: int = 0  # grouped lists: other tiles of this scene among the candidates
+    scene_tiles: list[Result] = field(default_factory=list)  # those tiles, best first (scored)
+    tile_of: str = ""  # an expanded scene's tile: the id of the tile that stood for the scene
     facts: dict[str, str] = field(default_factory=dict)  # an upload's level, size, CRS
 
 
@@ -218,13 +226,23 @@ class SearchEngine:
         k = min(k * GROUP_FETCH, MAX_FETCH) if group else k
         id_range = self.corpus.id_range(sensor)
         allowed = self.filter_mask(filters) if filters is not None and filters.active() else None
-        if place is None or not rank_by_place:
-            found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range, allowed)
-        else:
-            lon, lat = self._centres()
-            found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
-                              place, id_range, allowed)  # fmt: skip
-        hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
+        total = len(self.corpus.embeddings) if id_range is None else id_range[1] - id_range[0]
+        while True:
+            if place is None or not rank_by_place:
+                found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range,
+                              allowed)  # fmt: skip
+            else:
+                lon, lat = self._centres()
+                found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
+                                  place, id_range, allowed)  # fmt: skip
+            hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
+            # Grouped: one dense scene can fill every candidate; fetch more until `wanted`
+            # scenes come or nothing more can (the candidates ran out, or the bound).
+            if not group or len(found) < k or k >= min(total, GROUP_FETCH_LIMIT):
+                break
+            if len({res.scene or res.image_id for _, res in hits}) >= wanted:
+                break
+            k = min(k * 4, total, GROUP_FETCH_LIMIT)
         if place is not None:
             lon, lat = self._centres()
             rows = np.array([h.row for h in found], dtype=np.int64)
@@ -233,12 +251,16 @@ class SearchEngine:
         if overlay is not None and overlay.items:
             hits += overlay.search(query, sensor, k, place, rank_by_place, filters)
             hits.sort(key=lambda sr: -sr[0])
-        shown = [(hit, 0) for hit in hits[:wanted]]
+        shown: list[tuple[tuple[float, Result], list]] = [(hit, []) for hit in hits[:wanted]]
         if group:
-            shown = group_by_scene(hits, lambda sr: sr[1].scene or sr[1].image_id, wanted)
+            shown = group_members(hits, lambda sr: sr[1].scene or sr[1].image_id, wanted)
         results = []
-        for rank, ((score, res), more) in enumerate(shown, start=1):
-            res.rank, res.score, res.more_in_scene = rank, score, more
+        for rank, ((score, res), others) in enumerate(shown, start=1):
+            res.rank, res.score, res.more_in_scene = rank, score, len(others)
+            res.scene_tiles = []
+            for other_score, other in others:
+                other.score, other.rank = other_score, 0
+                res.scene_tiles.append(other)
             results.append(res)
         return results
 
@@ -265,15 +287,24 @@ class SearchEngine:
             raise QueryError(f"no image {image_id[:80]!r} in this corpus: pick a result's id")
         return int(at)
 
+    def vector_of(self, image_id: str, overlay: Overlay | None = None) -> np.ndarray:
+        """The embedding of a corpus image, or of one of this session's uploads (its id as the
+        results show it, "upload:<file name>"); QueryError for an id neither holds."""
+        key = str(image_id or "").strip()
+        for item in reversed(overlay.items if overlay is not None else []):
+            if item.result.image_id == key:  # the newest upload of that name
+                return np.asarray(item.vector, dtype=np.float32)
+        return np.asarray(self.corpus.embeddings[self.row_of(key)], dtype=np.float32)
+
     def search_like(
         self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
         filters: Filters | None = None, group: bool = False,
     ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
         """More like this: rank by a corpus image's own embedding, in either sensor (one space,
-        so an S1 image finds similar S2 images too). The image itself is left out."""
+        so an S1 image finds similar S2 images too), or by one of the session's uploads in
+        `overlay`. The image itself is left out."""
         t0 = time.perf_counter()
-        row = self.row_of(image_id)
-        vector = np.asarray(self.corpus.embeddings[row], dtype=np.float32)
+        vector = self.vector_of(image_id, overlay)
         results = self.search_vector(vector, sensor, min(int(k), 99) + 1, overlay, None, True,
                                      filters, group)  # fmt: skip
         results = [r for r in results if r.image_id != image_id][: max(1, min(int(k), 100))]

@@ -24,7 +24,9 @@ TILE_SUFFIX = {
     "bigearthnet": re.compile(r"_\d+_\d+$"),
 }
 GROUP_FETCH = 8  # candidates fetched per wanted scene (the densest scene here has 16 tiles)
-MAX_FETCH = 800  # bound on the candidates ranked for one grouped query
+MAX_FETCH = 800  # bound on the candidates ranked first for one grouped query
+# When those hold fewer than k scenes (one scene filled them), fetch 4x more up to this bound.
+GROUP_FETCH_LIMIT = 16_384
 
 T = TypeVar("T")
 
@@ -35,17 +37,25 @@ def scene_of(image_id: str, source: str) -> str:
     return suffix.sub("", image_id) if suffix is not None else image_id
 
 
-def group_by_scene(ranked: Sequence[T], scene: Callable[[T], str], k: int) -> list[tuple[T, int]]:
-    """The first k scenes of `ranked` (best first) as (best tile, number of other tiles of that
-    scene within `ranked`)."""
+def group_members(
+    ranked: Sequence[T], scene: Callable[[T], str], k: int
+) -> list[tuple[T, list[T]]]:
+    """The first k scenes of `ranked` (best first) as (best tile, the scene's other tiles within
+    `ranked`, best first): what "+N more from this scene" expands to."""
     first: dict[str, int] = {}
-    groups: list[list] = []
+    groups: list[tuple[T, list[T]]] = []
     for item in ranked:
         key = scene(item)
         at = first.get(key)
         if at is None:
             first[key] = len(groups)
-            groups.append([item, 0])
+            groups.append((item, []))
         else:
-            groups[at][1] += 1
-    return [(item, more) for item, more in groups[:k]]
+            groups[at][1].append(item)
+    return groups[:k]
+
+
+def group_by_scene(ranked: Sequence[T], scene: Callable[[T], str], k: int) -> list[tuple[T, int]]:
+    """The first k scenes of `ranked` (best first) as (best tile, number of other tiles of that
+    scene within `ranked`)."""
+    return [(item, len(others)) for item, others in group_members(ranked, scene, k)]

@@ -1,1 +1,1 @@
-"""Gradio block builders for app.py; nothing but app.py imports them."""
+"""Gradio pieces for app.py (only app.py imports this room): widgets and API endpoints."""

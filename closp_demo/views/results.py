@@ -59,6 +59,8 @@ def caption(result: Result) -> str:
     # table and the map popup).
     what = UPLOAD_ORIGIN if result.origin != "corpus" else _labels(result)
     more = f" · +{result.more_in_scene} more from this scene" if result.more_in_scene else ""
+    if result.tile_of:
+        more = f" · same scene as {result.tile_of}"
     return (
         f"#{result.rank} {result.sensor} · {result.score:.3f} · {what} · {result.place} · "
         f"{_date(result.timestamp)}{more}"

@@ -58,3 +58,27 @@ def test_every_tile_when_grouping_is_off_and_the_count_is_shown(explorer):
     assert grouped.ok and "one per scene" in grouped.message
     assert grouped.table["more from this scene"].iloc[0] > 0
     assert "more from this scene" in grouped.gallery[0][1]
+
+
+@pytest.mark.parametrize("k", [6, 40])
+def test_a_dense_scene_does_not_crowd_out_the_others(explorer, k):
+    """One Congo scene fills the first k * GROUP_FETCH candidates of this query; grouping still
+    returns k scenes, the ones brute force finds (every row ranked, first tile per scene)."""
+    import numpy as np
+
+    from closp_demo.search.grouping import GROUP_FETCH
+
+    query = "flooded fields after heavy rain"
+    engine = explorer.engine
+    vector = engine.encoder.encode_text([query])[0]
+    order = np.argsort(-(np.asarray(engine.corpus.embeddings) @ vector), kind="stable")
+    rows = [engine.rows.row(int(i)) for i in order]
+    scenes = [scene_of(r.image_id, r.source) for r in rows]
+    assert len(set(scenes[: 6 * GROUP_FETCH])) < 6  # the case this guards
+    first_of_scene: dict[str, str] = {}
+    for r, scene in zip(rows, scenes, strict=True):
+        first_of_scene.setdefault(scene, r.image_id)
+    grouped = engine.search_text(query, "both", k, group=True)[0]
+    # same scenes by their best tiles (ids as a set: FAISS and numpy may order near-ties apart)
+    assert {r.image_id for r in grouped} == set(list(first_of_scene.values())[:k])
+    assert len(grouped) == k

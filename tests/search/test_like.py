@@ -38,3 +38,20 @@ def test_unknown_ids_get_a_message(explorer):
         explorer.engine.search_like("", "both", 5)
     a = explorer.more_like_this("<script>x</script>", "both", 5)
     assert not a.ok and "no image" in a.message
+
+
+def test_more_like_an_upload_of_the_session(explorer, tmp_path):
+    from closp_demo.search.engine import Overlay
+    from tests.helpers.hostile_inputs import s2_dn, write_tif
+
+    overlay = Overlay()
+    tif = write_tif(tmp_path / "mine.tif", s2_dn(120, 120, seed=9))
+    assert explorer.upload_search(tif, "both", 3, overlay).ok
+    up_id = overlay.items[-1].result.image_id
+    assert up_id == "upload:mine.tif"
+    a = explorer.more_like_this(up_id, "S1", 5, overlay, render=False)
+    assert a.ok and set(a.table["sensor"]) == {"S1"} and up_id not in list(a.table["id"])
+    vector = np.asarray(overlay.items[-1].vector)
+    expected = explorer.engine.search_vector(vector, "S1", 5)
+    assert list(a.table["id"]) == [r.image_id for r in expected]
+    assert not explorer.more_like_this(up_id, "S1", 5, None).ok  # another session: not there

@@ -20,7 +20,7 @@ NODE = shutil.which("node")
 OWN_JS = sorted((ASSETS_DIR / "js").glob("*.js"))
 OWN_CSS = sorted((ASSETS_DIR / "css").glob("*.css"))
 # Gradio runs an event's `js` as one expression: `return (\n<code>\n);` (trailing ";" dropped)
-EXPRESSION_JS = {"place-mode.js"}
+EXPRESSION_JS = {"place-mode.js", "share-link.js", "present.js"}
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 

@@ -40,3 +40,22 @@ def iter_all(root: Path, only: Sequence[str] | None = None) -> Iterator[ImageRec
 def attributions(only: Sequence[str] | None = None) -> dict[str, str]:
     """Source id -> attribution line (what must ship with any corpus built from the samples)."""
     return {n: m.ATTRIBUTION for n, m in SOURCES.items() if only is None or n in only}
+
+
+# Short licence of each source's images, for exports (the full lines: the corpus's ATTRIBUTION.md
+# and each module's ATTRIBUTION). Copernicus Sentinel data terms apply to all of them.
+LICENCES: dict[str, str] = {
+    "bigearthnet": "CDLA-Permissive-1.0",
+    "hydro": "MIT",
+    "majortom": "CC-BY-SA-4.0",
+    "sen1floods11": "no licence given; cite Bonafilia et al., CVPRW 2020",
+    "ssl4eo": "CC-BY-4.0",
+    "crisislandmark": "CC-BY-NC-4.0",
+}
+UNKNOWN_LICENCE = "see the corpus's ATTRIBUTION.md"
+
+
+def licence(source: str) -> str:
+    """The licence of a source's images (`Result.source`), with the Copernicus terms."""
+    short = LICENCES.get(source, UNKNOWN_LICENCE)
+    return f"{short}; contains modified Copernicus Sentinel data"
