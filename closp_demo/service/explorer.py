@@ -23,7 +23,6 @@ from closp_demo.corpus import thumbnails
 from closp_demo.corpus.index import set_single_query_threads
 from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, available, create_encoder
-from closp_demo.encoders.base import explains_pixels
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import (
     Overlay,
@@ -36,21 +35,18 @@ from closp_demo.search.engine import (
 from closp_demo.search.expand import expand_scene
 from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
-from closp_demo.search.twins import Counterpart, counterpart, other_sensor
+from closp_demo.service.detail import DetailViews
+from closp_demo.service.inputs import upload_paths
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.query_map import QueryMap, query_map
 from closp_demo.upload.scene import UploadedScene, UploadError, read_uploads
-from closp_demo.views import figures, heat
+from closp_demo.views import heat
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
-from closp_demo.views.composites import default_key
-from closp_demo.views.detail import Detail, DetailError, Side, check_id, corpus_side, upload_side
 from closp_demo.views.export import ExportError, write_export
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
-
-MAX_UPLOAD_FILES = 32  # a Sentinel-2 product has 13 band files; Sentinel-1 2
 
 
 @dataclass
@@ -83,7 +79,7 @@ def _error(message: str) -> Answer:
     return Answer(message=message, ok=False)
 
 
-class Explorer:
+class Explorer(DetailViews):
     def __init__(
         self,
         corpus_dir: str | Path | None = None,
@@ -379,123 +375,6 @@ class Explorer:
                    f", similarity {lo:.3f} to {hi:.3f}, in {(t1 - t0):.1f} s")  # fmt: skip
         return HeatAnswer(image, map_html, message, True, qm)
 
-    # --- detail view -------------------------------------------------------------------------
-    def detail(self, image_id: object, query: str | None = None,
-               overlay: Overlay | None = None) -> Detail:  # fmt: skip
-        """One image (corpus id, or "upload:<name>" of this session) beside its other-sensor
-        counterpart; with a query and an encoder that explains itself, the score by class.
-        Raises `DetailError` with a visitor-facing message."""
-        t0 = time.perf_counter()
-        image_id = check_id(image_id)
-        row = self.corpus.rows.row_of(image_id)
-        if row is not None:
-            main = corpus_side(self.corpus, row)
-            found = counterpart(self.corpus, row)
-        else:
-            item = next((it for it in (overlay.items if overlay else [])
-                         if it.result.image_id == image_id), None)  # fmt: skip
-            if item is None:
-                raise DetailError(f"No image with id “{image_id}” in this corpus or among your "
-                                  "uploads; copy an id from the results table.")  # fmt: skip
-            main = upload_side(item)
-            found = self._nearest_other(main)
-        twin = corpus_side(self.corpus, found.row) if found.row is not None else None
-        t1 = time.perf_counter()
-        detail = Detail(main, twin, found, timings_ms={"load_ms": (t1 - t0) * 1e3})
-        if query and query.strip():
-            detail.breakdown = self.score_breakdown(clean_query(query), main)
-        return detail
-
-    def _nearest_other(self, side: Side) -> Counterpart:
-        other = other_sensor(side.sensor)
-        hits = self.engine.search_vector(side.vector, other, 1) if side.vector is not None else []
-        if not hits:
-            return Counterpart(None, "none", f"no {other} image in the corpus")
-        row = self.corpus.rows.row_of(hits[0].image_id)
-        note = (f"nearest {other} corpus image by embedding (cosine {hits[0].score:.3f}): "
-                "similar, not the same place")  # fmt: skip
-        return Counterpart(row, "embedding", note)
-
-    def score_breakdown(self, query: str, side: Side) -> dict | None:
-        """The query's score on this image, by class (encoders that explain themselves)."""
-        if not explains_pixels(self.encoder) or side.vector is None:
-            return None
-        p, s, contributions = self.encoder.score_contributions(query, side.vector)
-        score = float(contributions.sum())  # = cos(query, image) exactly (tests check it)
-        return {"query": query, "classes": self.encoder.classes, "p": p, "s": s,
-                "contributions": contributions, "score": score}  # fmt: skip
-
-    def composite(self, side: Side, key: str | None = None):
-        """One composite of `side` as an RGB array (its default when `key` is None)."""
-        if side.pixels is None:
-            return None
-        key = key if key in side.composites else default_key(side.sensor)
-        return figures.composite_image(side.pixels, key)
-
-    def composite_files(self, detail: Detail) -> dict[str, str]:
-        """Every composite of both images as PNG files ("<image side>/<key>" -> path), for API
-        clients; written under the upload folder, which Gradio serves to the caller only."""
-        files = {}
-        folder = Path(tempfile.mkdtemp(prefix="detail-", dir=self.upload_dir))
-        for name, side in (("image", detail.main), ("twin", detail.twin)):
-            for key in side.composites if side is not None else []:
-                path = folder / f"{name}-{key}.png"
-                figures.image_png(figures.composite_image(side.pixels, key), path)
-                files[f"{name}/{key}"] = str(path)
-        return files
-
-    def plot(self, side: Side):
-        """The sensor's plot: S1 backscatter histogram, S2 spectral profile over class medians."""
-        if side.pixels is None:
-            return None
-        if side.sensor == "S1":
-            return figures.backscatter_histogram(side.pixels)
-        return figures.spectral_profile(figures.median_profile(side.pixels), self.class_profiles())
-
-    def class_profiles(self) -> dict:
-        """Corpus-wide median S2 profile per Dynamic World class of the labelled images (the
-        median over the images carrying the class of each image's median profile), cached."""
-        if self._class_profiles is None:
-            lo, hi = self.corpus.sensor_ranges.get("S2", (0, 0))
-            by_class: dict[str, list] = {}
-            if self.corpus.bands.available:
-                for row in range(lo, hi):
-                    labels = self.corpus.rows.labels(row)
-                    if labels:
-                        prof = figures.median_profile(self.corpus.bands.image(row, "S2"))
-                        for label in labels:
-                            by_class.setdefault(label, []).append(prof)
-            self._class_profiles = {
-                c: np.nanmedian(np.stack(v), axis=0)
-                for c, v in sorted(by_class.items())
-                if len(v) >= 2
-            }
-        return self._class_profiles
-
-    def evidence(self, side: Side, query: str | None = None):
-        """Per-pixel evidence figure: class memberships for the physics baseline, else an
-        occlusion map for the query (computed on demand, cached)."""
-        if side.pixels is None:
-            return None
-        rgb = thumbnails.render(side.pixels, side.sensor)
-        if explains_pixels(self.encoder):
-            maps = self.encoder.class_memberships(side.pixels, side.sensor)[0]
-            return figures.evidence_overlay(rgb, maps, self.encoder.classes)
-        text = clean_query(query or "")
-        drop = self.occlusions.occlusion(side.pixels, side.sensor,
-                                         self.encoder.encode_text([text])[0])  # fmt: skip
-        return figures.occlusion_figure(rgb, drop, 20, f"Occlusion for “{text}”")
-
-    def occlusion(self, side: Side, query: str):
-        """Occlusion map figure for any encoder (for the physics one too, for comparison)."""
-        if side.pixels is None:
-            return None
-        text = clean_query(query)
-        drop = self.occlusions.occlusion(side.pixels, side.sensor,
-                                         self.encoder.encode_text([text])[0])  # fmt: skip
-        rgb = thumbnails.render(side.pixels, side.sensor)
-        return figures.occlusion_figure(rgb, drop, 20, f"Occlusion for “{text}”")
-
     def evaluation(self) -> tuple[str, object]:
         """Evaluation report (Markdown) and per-query chart on this corpus's labelled images."""
         from closp_demo.evaluation.chart import per_query_chart
@@ -505,34 +384,6 @@ class Explorer:
         if result is None:
             return text, None
         return text, per_query_chart(result)
-
-
-def upload_paths(value: object) -> tuple[list[str], str]:
-    """What an upload widget or API client sent -> (paths, "") or ([], a message saying what is
-    wrong). Accepted: a path, a list of paths, or Gradio file dicts ({"path": ...}) of either."""
-    if value is None or value == "" or value == []:
-        return [], "Choose a GeoTIFF, several band files or one ZIP to upload."
-    items = value if isinstance(value, (list, tuple)) else [value]
-    paths: list[str] = []
-    for item in items:
-        if isinstance(item, dict):
-            if not isinstance(item.get("path"), str):
-                return [], (
-                    "A file given as a dict needs its 'path' (what gradio_client's handle_file "
-                    f"sends); got keys {sorted(map(str, item))[:5]}."
-                )
-            item = item["path"]
-        if hasattr(item, "path") and not isinstance(item, (str, Path)):
-            item = item.path
-        if not isinstance(item, (str, Path)) or not str(item):
-            return [], (
-                f"The upload must be a file or a list of files; got {type(item).__name__}. API "
-                "clients: send handle_file(path) or a list of them."
-            )
-        paths.append(str(item))
-    if len(paths) > MAX_UPLOAD_FILES:
-        return [], f"{len(paths)} files: upload at most {MAX_UPLOAD_FILES} files at once."
-    return paths, ""
 
 
 def _mtime(path: Path) -> float:
