@@ -16,6 +16,7 @@ from closp_demo.views.escape import escape_markdown
 from closp_demo.views.figures import class_breakdown
 
 OPEN_FROM_MAP_JS = read_text_asset("js/open-from-map.js")  # map popup -> detail view
+SCROLL_TO_DETAIL_JS = read_text_asset("js/scroll-to-detail.js")
 
 
 def composite_help(key: str) -> str:
@@ -30,6 +31,7 @@ class DetailView:
 
     def open_from(self, dependency) -> None:
         """Chain the opening steps after an event that wrote an id into `image_id`."""
+        dependency = dependency.then(None, None, None, js=SCROLL_TO_DETAIL_JS, api_name=False)
         for fn, inputs, outputs in self.opens:
             dependency = dependency.then(fn, inputs, outputs, api_name=False)
 

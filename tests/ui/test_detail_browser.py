@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if CHROMIUM is None:
     pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+expect = pytest.importorskip("playwright.sync_api").expect
 
 TIMEOUT_MS = 60_000
 IMG_SHOWN = "sel => { const i = document.querySelector(sel); return i && i.complete && " \
@@ -51,6 +51,7 @@ def test_click_a_result_shows_both_images_and_switches_a_composite(page):
     wait_for_gallery(page, 5)
     page.locator(THUMB).first.click()
     page.locator("#detail-status", has_text="Opened").wait_for()
+    expect(page.locator("#detail-view").first).to_be_in_viewport()  # brought into sight
     main_before = shown_src(page, "detail-main-image")
     shown_src(page, "detail-twin-image")  # the other sensor, side by side
     assert page.locator("#detail-twin-facts", has_text="Other sensor").is_visible()
