@@ -5,6 +5,13 @@ red-edge and moisture ratios, snow handling and a built-up test for Sentinel-2; 
 VV-VH depolarisation, point targets and speckle texture for Sentinel-1); an image's class
 fractions (shares of its valid pixels) become presence scores s_c = (f_c + eps)^gamma.
 
+Version 4: Sentinel-2 pixels the ground does not show through (cloud, haze, cloud shadow;
+`physics_sky.py`) form their own class, OBSCURED, found by queries such as "cloudy image" or
+"hazy"; every land class is measured on what remains, and its presence is weighed by the clear
+share f = f_c (1 - f_obscured), so a partly obscured view ranks below a clear one. Sentinel-1
+sees through clouds: its obscured share is 0. Burned area needs SWIR2 (char keeps it; dark water
+and shadow do not).
+
 Both sides live in the 384-d all-MiniLM-L6-v2 space, in the span of the class prototypes t_c
 (MiniLM embeddings of class descriptions):
 - a text is read as a land-cover distribution p(c|q) = softmax(cos(q, t_c) / tau) and embedded
@@ -97,6 +104,7 @@ class PhysicsEncoder:
         self.gamma = float(self.rules["presence_gamma"])
         self.tau = float(self.rules["query_temperature"])
         self.prototypes = self._class_prototypes()
+        self._obscured = self.classes.index(OBSCURED)
         self.dual, self.radius, self.orthogonal = _dual_frame(self.prototypes, self.gamma)
         self.info = EncoderInfo(
             id=PHYSICS_ID,
@@ -150,7 +158,13 @@ class PhysicsEncoder:
     def presence(self, fractions: np.ndarray) -> np.ndarray:
         # gamma < 1 lifts small fractions: a patch with a 3 % lake still "has water" (labels mark
         # presence, not dominance).
-        return np.power(np.clip(fractions, 0.0, 1.0) + PRESENCE_EPS, self.gamma)
+        f = np.clip(fractions, 0.0, 1.0)
+        # A partly obscured view ranks below a clear one showing the same ground: land evidence
+        # is weighed by the share of the image the ground shows through (1 for Sentinel-1).
+        clear = 1.0 - f[:, self._obscured]
+        land = np.arange(f.shape[1]) != self._obscured
+        f = np.where(land, f * clear[:, None], f)
+        return np.power(f + PRESENCE_EPS, self.gamma)
 
     def embed_fractions(self, fractions: np.ndarray) -> np.ndarray:
         s = self.presence(fractions)
@@ -243,12 +257,6 @@ class PhysicsEncoder:
         lo, hi = r["sparse_ndvi"]
         sparse = above(ndvi, lo, 0.1) * below(ndvi, hi, 0.1) * dry
         built = self._s2_built(ndvi, ndbi, mndwi, blue, nir, swir1, dry)
-        bare = (
-            below(ndvi, r["bare"]["ndvi_max"], 0.1)
-            * above(swir1, r["bare"]["swir1_min"], w)
-            * (1 - built)
-            * dry
-        )
         rbu = r["burned"]
         # Char is dark in NIR but keeps SWIR2 (the dry, hot scar): water, shadow and dark wet
         # soil are dark in SWIR2 too, a negative NBR there is noise on two small numbers.
@@ -257,6 +265,13 @@ class PhysicsEncoder:
             * below(ndvi, rbu["ndvi_max"], 0.1)
             * below(nir, rbu["nir_max"], w)
             * above(swir2, rbu["swir2_min"], rbu["swir2_width"])
+            * dry
+        )
+        bare = (
+            below(ndvi, r["bare"]["ndvi_max"], 0.1)
+            * above(swir1, r["bare"]["swir1_min"], w)
+            * (1 - built)
+            * (1 - burned)  # char is burned ground, not bare ground
             * dry
         )
         wv = r["wet_vegetation"]
