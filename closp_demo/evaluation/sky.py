@@ -67,7 +67,7 @@ class SkyReport:
     top_table: list[list[str]]  # per class-name query: obscured images in the top TOP
     s1_in_cloud_top: int  # S1 images among the top TOP of all cloud queries (mixed corpus)
     counts: dict[str, int]  # judged S2 images per judgement, and unjudged ones
-    obscured_in_class_top: int  # over all class-name queries, S2 and mixed rankings
+    obscured_in_class_top: int  # summed over class-name queries and both rankings (S2, mixed)
 
     def to_markdown(self) -> str:
         c = self.counts
@@ -85,7 +85,7 @@ class SkyReport:
             f"{self.s1_in_cloud_top} (radar evidence never carries cloud).",
             "",
             f"Obscured images among the top {TOP} of each class-name query ({TOP} is the app's "
-            f"default result count): {self.obscured_in_class_top} in all.",
+            f"default result count): {self.obscured_in_class_top} over both rankings.",
             "",
             *markdown_table(self.top_table),
         ]
