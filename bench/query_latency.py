@@ -17,7 +17,6 @@ A pyinstrument profile of the shipped pipeline follows the table.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from closp_demo.encoders.minilm import MiniLMText
 
-    torch.set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
+    torch.set_num_threads(explorer.settings.torch_threads)  # as the app does
     torch_text = MiniLMText(device="cpu", pooling="mean", backend="torch")
     texts = distinct_queries(2 * args.queries + args.profile_queries + 3)
     for text in texts[:3]:

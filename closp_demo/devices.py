@@ -1,4 +1,4 @@
-"""Compute-device choice: CUDA when present, else CPU; CLOSP_DEVICE overrides.
+"""Compute-device choice: CUDA when present, else CPU; the CLOSP_DEVICE setting overrides.
 
 "auto" and "cpu" avoid `import torch` (1.5-2.3 s of start-up) where they can: on Linux without
 an NVIDIA driver (no /proc/driver/nvidia/version) and torch not loaded yet, "auto" is "cpu".
@@ -6,12 +6,14 @@ an NVIDIA driver (no /proc/driver/nvidia/version) and torch not loaded yet, "aut
 
 from __future__ import annotations
 
-import os
+import re
 import sys
 from pathlib import Path
 
 # Present whenever the NVIDIA kernel driver is loaded; torch.cuda needs that driver.
 NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 def _cuda_impossible() -> bool:
@@ -25,11 +27,17 @@ def _cuda_impossible() -> bool:
     return not NVIDIA_DRIVER_FILE.exists()
 
 
+def device_name(requested: str | None) -> str:
+    """The normalised device name ("auto" for None or empty); ValueError for anything else."""
+    choice = (requested or "auto").strip().lower()
+    if not _DEVICE.fullmatch(choice):
+        raise ValueError(f"unknown device {requested!r}: use {DEVICE_CHOICES}")
+    return choice
+
+
 def resolve_device(requested: str | None = None) -> str:
-    """`requested` (or env CLOSP_DEVICE): "auto" (default), "cpu", "cuda" or "cuda:N"."""
-    choice = (requested or os.environ.get("CLOSP_DEVICE") or "auto").strip().lower()
-    if choice != "auto" and choice != "cpu" and not choice.startswith("cuda"):
-        raise ValueError(f"unknown device {choice!r}: use auto, cpu, cuda or cuda:N")
+    """`requested`: "auto" (default; CUDA if present), "cpu", "cuda" or "cuda:N"."""
+    choice = device_name(requested)
     if choice == "cpu" or (choice == "auto" and _cuda_impossible()):
         return "cpu"
     import torch

@@ -6,8 +6,8 @@ facing failure becomes an `Answer` with a clear message; nothing raises into the
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -20,17 +20,17 @@ import pandas as pd
 from closp_demo.corpus import thumbnails
 from closp_demo.corpus.index import set_single_query_threads
 from closp_demo.corpus.store import Corpus, load_corpus
-from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders import Encoder, available, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
+from closp_demo.search.filters import FilterError, Filters, parse_filters
+from closp_demo.settings import Settings, refuse
 from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
 from closp_demo.views.map import render_map
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO_ROOT / "precomputed"
 
 
 @dataclass
@@ -57,20 +57,24 @@ class Explorer:
         corpus_dir: str | Path | None = None,
         encoder_name: str | None = None,
         asset_mode: AssetMode | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        """`settings`: default `Settings.from_env()`; `corpus_dir` and `encoder_name` override
+        its corpus and encoder (as app.py's flags do)."""
         set_single_query_threads()
-        corpus_dir = Path(corpus_dir or os.environ.get("CLOSP_CORPUS") or DEFAULT_CORPUS)
-        # Cheap manifest-only peek picks the encoder the corpus was built with, unless overridden.
-        self.encoder: Encoder = create_encoder(
-            encoder_name or os.environ.get("CLOSP_ENCODER") or _manifest_encoder(corpus_dir)
+        settings = (settings or Settings.from_env()).override(
+            corpus=corpus_dir, encoder=encoder_name
         )
+        self.settings = settings
+        corpus_dir = settings.corpus
+        self.encoder: Encoder = create_encoder(_encoder_name(settings), settings)
         # One intra-op thread per query (CLOSP_TORCH_THREADS, default 1): on 2 vCPU with
         # concurrent visitors, torch's default pool oversubscribes the cores (first session's
         # query-latency run under load: ~495 ms vs ~16 ms per query). Set after the encoder
         # exists and only if torch is loaded by then: the default physics encoder on CPU runs
         # numpy and must not pay `import torch`.
         if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(int(os.environ.get("CLOSP_TORCH_THREADS", "1")))
+            sys.modules["torch"].set_num_threads(settings.torch_threads)
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
         self.engine = SearchEngine(self.corpus, self.encoder)
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
@@ -88,6 +92,12 @@ class Explorer:
         by_sensor = ", ".join(f"{n} {s}" for s, n in m["counts_by_sensor"].items())
         return (f"{m['count']} images ({by_sensor}; {m['labelled']} labelled) "
                 f"from `{self.corpus.root.name}/`")  # fmt: skip
+
+    def source_names(self) -> list[str]:
+        return sorted({key.split("/")[0] for key in self.corpus.manifest["counts_by_source"]})
+
+    def label_names(self) -> list[str]:
+        return list(self.engine.filter_columns().label_names)
 
     # --- use cases ---------------------------------------------------------------------------
     def _thumb_url(self, thumbnail: str) -> str | None:
@@ -119,14 +129,18 @@ class Explorer:
 
     def text_search(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        render: bool = True, place: Place | None = None,
+        render: bool = True, place: Place | None = None, filters: Filters | None = None,
+        group: bool = False,
     ) -> Answer:  # fmt: skip
         """`render=False` skips gallery and map (API callers only read the table). `place`:
-        location-aware search (closp_demo.geo.place: filter, distance prior, or GeoCLOSP blend)."""
+        location-aware search (closp_demo.geo.place: filter, distance prior, or GeoCLOSP blend).
+        `filters`: metadata filters applied inside the search; `group`: one result per scene."""
         t0 = time.perf_counter()
         try:
-            results, timings = self.engine.search_text(query, sensor, k, overlay, place)
-        except (QueryError, PlaceError) as err:
+            results, timings = self.engine.search_text(
+                query, sensor, k, overlay, place, filters, group
+            )
+        except (QueryError, PlaceError, FilterError) as err:
             return _error(str(err))
         except Exception:  # keep serving: log for us, a plain message for the visitor
             log.exception("text search failed for %r", query)
@@ -134,8 +148,12 @@ class Explorer:
         gallery, map_html, table = self._show(results, timings, place=place, render=render)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         where = "" if place is None else f", {self.engine.place_rule(place)}"
+        if filters is not None and filters.active():
+            where += f", {filters.describe()}"
         message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}{where}) in "
                    f"{timings['total_ms']:.0f} ms")  # fmt: skip
+        if group:
+            message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
         return Answer(gallery, map_html, table, message, True, timings)
@@ -144,13 +162,40 @@ class Explorer:
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
         mode: str = "off", lat: object = None, lon: object = None,
         radius_km: object = DEFAULT_RADIUS_KM, weight: object = DEFAULT_WEIGHT, render: bool = True,
+        filters: dict | None = None, group: bool = False,
     ) -> Answer:  # fmt: skip
-        """`text_search` from the UI's / API's raw place fields (validated, explained)."""
+        """`text_search` from the UI's / API's raw place and filter fields (validated,
+        explained); `filters` holds `parse_filters`' keyword arguments."""
         try:
             place = parse_place(lat, lon, radius_km, mode, weight)
-        except PlaceError as err:
+            parsed = parse_filters(**(filters or {}))
+        except (PlaceError, FilterError) as err:
             return _error(str(err))
-        return self.text_search(query, sensor, k, overlay, render, place)
+        return self.text_search(query, sensor, k, overlay, render, place, parsed, bool(group))
+
+    def more_like_this(
+        self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        filters: dict | None = None, group: bool = False, render: bool = True,
+    ) -> Answer:  # fmt: skip
+        """Results ranked by a corpus image's embedding (same or other sensor)."""
+        t0 = time.perf_counter()
+        try:
+            parsed = parse_filters(**(filters or {}))
+            results, timings = self.engine.search_like(
+                image_id, sensor, k, overlay, parsed, bool(group)
+            )
+        except (QueryError, FilterError) as err:
+            return _error(str(err))
+        except Exception:
+            log.exception("more-like-this failed for %r", image_id)
+            return _error("The search failed unexpectedly; please try again.")
+        gallery, map_html, table = self._show(results, timings, render=render)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        message = (
+            f"{len(results)} images like {image_id} ({sensor}"
+            f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
+        )
+        return Answer(gallery, map_html, table, message, True, timings)
 
     def upload_search(
         self, path: str | Path | None, sensor: str = "both", k: int = 12,
@@ -162,7 +207,7 @@ class Explorer:
             return _error("Choose a GeoTIFF file (.tif) to upload.")
         t0 = time.perf_counter()
         try:
-            scene = read_upload(path, filename=filename or Path(path).name)
+            scene = read_upload(path, self.settings.limits, filename or Path(path).name)
             t1 = time.perf_counter()
             vector = self.engine.embed_scene([t.image for t in scene.tiles], scene.sensor)
             t2 = time.perf_counter()
@@ -198,10 +243,23 @@ class Explorer:
         return text, per_query_chart(result)
 
 
-def _manifest_encoder(corpus_dir: Path) -> str:
-    import json
-
+def _encoder_name(settings: Settings) -> str:
+    """The chosen encoder, else the one the corpus was built with (a cheap manifest-only peek);
+    a name the registry does not know is refused here, naming where it came from."""
+    known = available()
+    if settings.encoder is not None:
+        if settings.encoder not in known:
+            refuse("encoder", settings.encoder, "is not a registered encoder",
+                   f"one of {', '.join(known)}")  # fmt: skip
+        return settings.encoder
     try:
-        return json.loads((corpus_dir / "manifest.json").read_text())["encoder"]["id"]
-    except (OSError, ValueError, KeyError):
-        return "physics-minilm"
+        manifest = json.loads((settings.corpus / "manifest.json").read_text())
+        name = manifest["encoder"]["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "physics-minilm"  # load_corpus explains what is wrong with the corpus
+    if name not in known:
+        raise ValueError(
+            f"{settings.corpus}: built with encoder {name!r}, which is not registered here "
+            f"({', '.join(known)}); choose one with --encoder or rebuild the corpus"
+        )
+    return name

@@ -104,3 +104,38 @@ def test_api_search_near_a_place(app_url):
     assert {r["place"] for r in rows} == {"Finland"}
     with pytest.raises(Exception, match="Latitude must be between"):
         client.predict("forest", "both", 8, "within", 99.0, 25.0, 500, 0.5, api_name="/search")
+
+
+# Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this"}
+
+
+def test_api_lists_only_the_documented_endpoints(app_url):
+    api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == PUBLIC_ENDPOINTS
+    assert not api["unnamed_endpoints"]
+
+
+def test_search_api_filters_and_groups(app_url):
+    client = Client(app_url, verbose=False)
+    rows = client.predict(
+        "forest", "both", 8, "off", None, None, 250, 0.5, "bigearthnet", "2017-06-01",
+        "2017-08-31", "Water", "drop", "", False, api_name="/search",
+    )  # fmt: skip
+    assert len(rows) == 8
+    assert all("Water" in r["labels"] and "2017-06-01" <= r["date"] <= "2017-08-31" for r in rows)
+    grouped = client.predict("forest", "both", 8, group=True, api_name="/search")
+    assert len(grouped) == 8 and "more from this scene" in grouped[0]
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        client.predict("forest", "both", 8, date_from="<b>x</b>", api_name="/search")
+
+
+def test_more_like_this_crosses_sensors(app_url):
+    client = Client(app_url, verbose=False)
+    seed = client.predict("a lake", "S1", 1, api_name="/search")[0]
+    rows = client.predict(seed["id"], "S2", 5, api_name="/more_like_this")
+    assert len(rows) == 5 and {r["sensor"] for r in rows} == {"S2"}
+    same = client.predict(seed["id"], "both", 5, api_name="/more_like_this")
+    assert seed["id"] not in [r["id"] for r in same]
+    with pytest.raises(Exception, match="no image"):
+        client.predict("<img src=x>", "both", 5, api_name="/more_like_this")

@@ -32,6 +32,7 @@ from closp_demo.corpus.store import (
     write_manifest,
 )
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.sensors import SENSORS
 
 BATCH = 64
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=Path, default=Path("../shared/data/sentinel-samples"))
     parser.add_argument("--out", type=Path, default=Path("precomputed"))
-    parser.add_argument("--encoder", default="physics-minilm")
+    add_encoder_argument(parser, "physics-minilm", "encoder to embed with")
     parser.add_argument("--only", help="comma-separated source ids (default: all)")
     args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else None

@@ -43,10 +43,12 @@ from tqdm import tqdm
 from closp_demo.corpus.build import embed_records, write_corpus
 from closp_demo.corpus.labels import ALL_CLASSES
 from closp_demo.corpus.sources import crisislandmark
-from closp_demo.corpus.sources.crisislandmark import H5_FILE, METADATA_FILE, CrisisLandMarkError
+from closp_demo.corpus.sources.crisislandmark import H5_FILE, METADATA_FILE
 from closp_demo.corpus.store import THUMBNAILS
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.sensors import SENSORS
+from closp_demo.settings import Settings
 
 UNLABELLED = "(unlabelled)"
 PLAN_FILE = "plan.json"
@@ -193,16 +195,10 @@ def embed_resumable(
     return all_rows, matrix.astype(np.float32), all_refused
 
 
-def make_encoder(name: str, device: str = "auto") -> Encoder:
-    """Encoder by registry name; `device` other than auto is passed on to encoders that take it."""
-    if device == "auto":
-        return create_encoder(name)
-    from closp_demo.devices import resolve_device
-
-    try:
-        return create_encoder(name, device=resolve_device(device))
-    except TypeError as err:
-        raise SubsetError(f"encoder {name!r} does not take a device; leave --device auto") from err
+def make_encoder(name: str, device: str | None = None) -> Encoder:
+    """Encoder by registry name, configured by the environment's settings; `device` overrides
+    CLOSP_DEVICE."""
+    return create_encoder(name, Settings.from_env().override(device=device))
 
 
 def fetch_from_hub(
@@ -237,7 +233,7 @@ def build_subset(
     seed: int = 0,
     encoder: str | Encoder = "physics-minilm",
     batch: int = 64,
-    device: str = "auto",
+    device: str | None = None,
     split: str | None = "test",
     work: Path | None = None,
     command: str = "",
@@ -324,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--per-sensor", action="store_true", help="--size images per sensor")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--encoder", default="physics-minilm")
+    add_encoder_argument(parser, "physics-minilm", "encoder to embed with")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: CLOSP_DEVICE)")
     parser.add_argument("--split", default="test", help="metadata split ('' = every split)")
     parser.add_argument("--work", type=Path, help="progress folder (default .<out>.work)")
     args = parser.parse_args(argv)
@@ -347,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             encoder=args.encoder, batch=args.batch, device=args.device, split=args.split,
             work=args.work, command=command.strip(),
         )  # fmt: skip
-    except (SubsetError, CrisisLandMarkError, FileNotFoundError, KeyError, RuntimeError) as err:
+    # SubsetError, CrisisLandMarkError and SettingsError are ValueErrors with a message for users
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({k: manifest[k] for k in ("count", "counts_by_sensor")}, indent=2))

@@ -91,6 +91,10 @@ class CorpusRows:
             raise IndexError(f"corpus row {row} out of range 0..{self._n - 1}")
         return row
 
+    def column(self, name: str) -> Column:
+        """A whole text or encoded column as stored (Arrow or numpy), for vectorised filters."""
+        return self._columns[name]
+
     def value(self, column: str, row: int) -> object:
         """The stored value of a text or encoded column (labels/footprint/evidence undecoded)."""
         return _get(self._columns[column], self._check(row))

@@ -2,7 +2,8 @@
 
 Text and images land in one embedding space (dimension `dim`), every output L2-normalised, so
 cosine similarity is an inner product. The app, the index builder and the evaluator only ever
-talk to this interface: a new model plugs in by registering a factory in `registry.py`.
+talk to this interface: a new model plugs in as an entry in `models.json` (its family's factory
+in `registry.py`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The CLOSP encoder (Rege Cambrin et al. 2025, arXiv 2507.10403): text, Sentinel-1 and Sentinel-2
-in one space, loaded from the hub (pinned revision, remote code only when allowed), a local
-directory in the hub format, or a plain safetensors state dict rebuilt here with timm + MiniLM.
+in one space: preprocessing, the architecture rebuilt with timm + MiniLM, the encoder. Loading
+(hub at a pinned revision, a local folder, a safetensors state dict) is in `closp_loaders.py`.
 
 What the authors' code says (github.com/DarthReca/closp: models/closp.py, dataset/
 crisis_land_mark.py, configs/default.yaml; read through the code search index):
@@ -10,7 +10,10 @@ crisis_land_mark.py, configs/default.yaml; read through the code search index):
   The text tower is fine-tuned (freeze_pretrained is lifted after the warm-up epoch), so its
   weights come from the checkpoint, not from the stock MiniLM.
 - Sentinel-2: a 12-band image gets `np.insert(data, 10, 0, axis=0)` (zero B10), then
-  `np.nan_to_num(nan=0)`, then kornia `Normalize(mean=0, std=10000)`, i.e. /10000.
+  `np.nan_to_num(nan=0)`, then kornia `Normalize(mean=0, std=10000)`, i.e. /10000 before the
+  model: `s2_input="reflectance"` (setting CLOSP_S2_INPUT, the default). `"dn"` passes digital
+  numbers instead, for a model whose `get_image_features` divides by 10000 itself; the start-up
+  self-check (selfcheck.py) warns when the choice looks wrong.
 - Sentinel-1: 2 channels, `np.nan_to_num(nan=1e-6)`, no normalisation. The CrisisLandMark card
   says the channels are (VV, VH); the training loader flips the channel axis for the `benv2s1`
   and `sen1flood` sources, so the order the network saw depends on how those shards were stored:
@@ -31,45 +34,34 @@ crisis_land_mark.py, configs/default.yaml; read through the code search index):
 Not verified here (no hub access): the real repos' file list, config.json and modelling code;
 that their `get_image_features(pixels)` expects the already-normalised, resized tensor (the only
 public caller we found does so and gets unit vectors back) and `get_text_features(input_ids,
-attention_mask)`; their commit shas (closp_configs.json holds a placeholder the loader refuses);
+attention_mask)`; their commit shas (models.json holds a placeholder the loader refuses);
 the S1 units (the app's internal S1 layout is dB); the head sizes above against real weights
 (a mismatch fails loudly at load time with the offending keys).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
+import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from closp_demo.devices import resolve_device
 from closp_demo.encoders.base import EncoderInfo, Evidence, l2_normalise
 from closp_demo.encoders.location import PREFIXES as LOCATION_PREFIXES
-from closp_demo.encoders.location import LocationLoadError, tower_from_state
 from closp_demo.encoders.minilm import MiniLMText
+from closp_demo.encoders.registry import releases
 from closp_demo.sensors import S1_BANDS, S2_BANDS, S2_SCALE, Sensor, insert_zero_b10
+from closp_demo.settings import ENV_S2_INPUT, S2_INPUTS
 from closp_demo.torch_compat import ensure_torchvision_importable
 
-TRUST_ENV = "CLOSP_TRUST_REMOTE_CODE"
-REVISION_ENV = "CLOSP_REVISION"
-SOURCE_ENV = "CLOSP_MODEL"
 TEXT_MAX_TOKENS = 64
 S2_NAN_FILL = 0.0
 S1_NAN_FILL = 1e-6  # the authors' value for SAR (dataset/crisis_land_mark.py)
-CLOSP_VERSION = "1"
-_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 class CLOSPLoadError(ValueError):
@@ -80,7 +72,7 @@ class RemoteCodeNotAllowed(PermissionError):
     """Loading would run the model repository's Python code and the user has not allowed it."""
 
 
-# ---------------------------------------------------------------- configs (closp_configs.json)
+# ---------------------------------------------------------------- architectures (models.json)
 
 
 @dataclass(frozen=True)
@@ -142,25 +134,19 @@ class CLOSPArch:
         }
 
 
-@lru_cache(maxsize=1)
-def load_configs() -> dict[str, dict[str, Any]]:
-    """The released models by name (CLOSP-RN, CLOSP-VS, CLOSP-VL, GeoCLOSP-RN)."""
-    text = resources.files("closp_demo.encoders").joinpath("closp_configs.json").read_text()
-    return dict(json.loads(text)["models"])
-
-
-def _arch_for(arch: str | Mapping[str, Any] | CLOSPArch | None) -> CLOSPArch:
+def arch_for(arch: str | Mapping[str, Any] | CLOSPArch | None) -> CLOSPArch:
+    """A released model's architecture by release name ("CLOSP-RN"), or a spec dict's."""
     if isinstance(arch, CLOSPArch):
         return arch
     if isinstance(arch, Mapping):
         return CLOSPArch.from_dict(arch)
-    configs = load_configs()
-    if arch not in configs:
+    known = releases()
+    if arch not in known:
         raise CLOSPLoadError(
-            f"a state dict needs its architecture: arch= one of {', '.join(configs)} "
+            f"a state dict needs its architecture: arch= one of {', '.join(known)} "
             "or a dict with s1_backbone, s2_backbone, image_size"
         )
-    return CLOSPArch.from_dict(configs[arch])
+    return CLOSPArch.from_dict(known[arch])
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -176,12 +162,15 @@ def _checked(images: np.ndarray, bands: int, sensor: str) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
-def prepare_s2(images: np.ndarray) -> np.ndarray:
-    """(N, 12, H, W) L2A digital numbers -> (N, 13, H, W): zero B10 at 10, NaN -> 0, /10000."""
+def prepare_s2(images: np.ndarray, s2_input: str = "reflectance") -> np.ndarray:
+    """(N, 12, H, W) L2A digital numbers -> (N, 13, H, W): zero B10 at 10, NaN -> 0, then /10000
+    for `s2_input` "reflectance" (the authors' code), kept as digital numbers for "dn"."""
+    if s2_input not in S2_INPUTS:
+        raise ValueError(f"s2_input must be one of {S2_INPUTS}, got {s2_input!r}")
     x = insert_zero_b10(_checked(images, len(S2_BANDS), "S2"))
     # inf is treated like NaN (the authors' nan_to_num would turn it into 3.4e38)
     x = np.where(np.isfinite(x), x, S2_NAN_FILL).astype(np.float32)
-    return x / np.float32(S2_SCALE)
+    return x / np.float32(S2_SCALE) if s2_input == "reflectance" else x
 
 
 def prepare_s1(images: np.ndarray) -> np.ndarray:
@@ -190,10 +179,12 @@ def prepare_s1(images: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(x), x, np.float32(S1_NAN_FILL)).astype(np.float32)
 
 
-def model_input(images: np.ndarray, sensor: Sensor, image_size: int) -> torch.Tensor:
+def model_input(
+    images: np.ndarray, sensor: Sensor, image_size: int, s2_input: str = "reflectance"
+) -> torch.Tensor:
     """The exact float32 tensor a CLOSP backbone receives for these internal-layout images."""
     if sensor == "S2":
-        x = torch.from_numpy(prepare_s2(images))
+        x = torch.from_numpy(prepare_s2(images, s2_input))
     elif sensor == "S1":
         x = torch.from_numpy(prepare_s1(images))
     else:
@@ -246,7 +237,7 @@ class CLOSPVision(nn.Module):
         return self.s2_projection(self.s2_encoder(x))
 
 
-def _load_into(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -306,7 +297,7 @@ class _Backend(Protocol):
     def location_features(self, lonlat: torch.Tensor) -> torch.Tensor | None: ...
 
 
-class _LocalBackend:
+class LocalBackend:
     """Path (c): CLOSPVision + MiniLMText (CLS pooling, 64 tokens) with the checkpoint's weights."""
 
     def __init__(
@@ -327,7 +318,7 @@ class _LocalBackend:
         return None if self.location is None else self.location(lonlat)
 
 
-class _RemoteBackend:
+class RemoteBackend:
     """Paths (a)/(b): the repository's own model class through its public methods."""
 
     def __init__(self, model: Any, tokenizer: MiniLMText, device: str) -> None:
@@ -372,9 +363,21 @@ class CLOSPEncoder:
         image_size: int,
         device: str,
         batch_size: int = 32,
+        s2_input: str = "reflectance",
     ) -> None:
+        if s2_input not in S2_INPUTS:
+            raise ValueError(f"s2_input must be one of {S2_INPUTS}, got {s2_input!r}")
         self.backend = backend
-        self.info = info
+        self.s2_input = s2_input
+        # The default keeps the version corpora were built with; "dn" changes every S2 vector,
+        # so it is part of the version (a corpus built one way is refused the other way).
+        dn = s2_input == "dn"
+        self.info = dataclasses.replace(
+            info, version=f"{info.version}+s2-dn" if dn else info.version,
+            description=f"{info.description}; Sentinel-2 input: "
+            + (f"digital numbers ({ENV_S2_INPUT}=dn)" if dn else "reflectance, i.e. digital "
+               f"numbers / 10000 ({ENV_S2_INPUT}=reflectance)"),
+        )  # fmt: skip
         self.image_size = image_size
         self.device = device
         self.batch_size = batch_size
@@ -399,7 +402,8 @@ class CLOSPEncoder:
         out = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                x = model_input(images[start : start + self.batch_size], sensor, self.image_size)
+                batch = images[start : start + self.batch_size]
+                x = model_input(batch, sensor, self.image_size, self.s2_input)
                 feats = self.backend.image_features(x.to(self.device))
                 out.append(feats.float().cpu().numpy())
         return l2_normalise(np.concatenate(out))
@@ -419,253 +423,3 @@ class CLOSPEncoder:
         if out is None:
             raise ValueError(f"{self.info.name} has no location encoder")
         return l2_normalise(out.float().cpu().numpy())
-
-
-# ---------------------------------------------------------------- loaders
-
-
-def remote_code_allowed(flag: bool | None = None) -> bool:
-    """The explicit flag wins; otherwise env CLOSP_TRUST_REMOTE_CODE=1. Default: not allowed."""
-    if flag is not None:
-        return bool(flag)
-    return os.environ.get(TRUST_ENV, "").strip() == "1"
-
-
-def _require_trust(source: str, flag: bool | None) -> None:
-    if not remote_code_allowed(flag):
-        raise RemoteCodeNotAllowed(
-            f"{source} ships its own Python modelling code, which would run on this machine. "
-            f"Review it, then allow it with {TRUST_ENV}=1 (or trust_remote_code=True). To avoid "
-            "remote code entirely, load the model's model.safetensors as a state dict with arch=."
-        )
-
-
-def _require_revision(repo_id: str, revision: str | None) -> str:
-    given = (revision or os.environ.get(REVISION_ENV) or "").strip()
-    revision = given.lower()
-    if not _COMMIT_SHA.match(revision):
-        shown = f" ({given!r} is not one)" if given else ""
-        raise CLOSPLoadError(
-            f"{repo_id} must be loaded at a pinned revision: pass revision= or set "
-            f"{REVISION_ENV} to the 40-character commit sha you reviewed{shown}"
-        )
-    return revision
-
-
-@lru_cache(maxsize=1)
-def _query_tokenizer() -> MiniLMText:
-    """all-MiniLM-L6-v2's tokenizer with CLOSP's settings (for models whose text tower is remote).
-
-    Only its `tokenize` is used; it returns CPU tensors, so it lives on the CPU.
-    """
-    return MiniLMText(device="cpu", pooling="cls", max_length=TEXT_MAX_TOKENS, pad_to_max=True)
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _info(name: str, version: str, dim: int, source: str, location: bool = False) -> EncoderInfo:
-    return EncoderInfo(
-        id=f"closp-{name.lower()}",
-        version=version,
-        dim=dim,
-        name=name,
-        description=f"CLOSP contrastive text/S1/S2 model ({source}); no per-image explanation"
-        + ("; embeds places too (location-aware search)" if location else ""),
-        location=location,
-    )
-
-
-def load_state_dict_encoder(
-    path: str | Path,
-    arch: str | Mapping[str, Any] | CLOSPArch,
-    *,
-    text_model: str | Path | None = None,
-    device: str | None = None,
-    batch_size: int = 32,
-    name: str | None = None,
-) -> CLOSPEncoder:
-    """Path (c): a safetensors state dict of the CLOSP architecture; no remote code runs.
-
-    `text_model`: folder with the MiniLM tokenizer + BERT config (default: the packaged
-    all-MiniLM-L6-v2); its weights are replaced by the checkpoint's text_model.* tensors.
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    spec = _arch_for(arch)
-    if not path.is_file():
-        raise CLOSPLoadError(f"state dict {path} does not exist")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as err:
-        raise CLOSPLoadError(f"{path} is not a readable safetensors file: {err}") from err
-    vision_state, text_state = split_state_dict(state, spec)
-    device = resolve_device(device)
-    text = MiniLMText(
-        model_path=text_model,
-        device=device,
-        pooling="cls",
-        max_length=TEXT_MAX_TOKENS,
-        pad_to_max=True,
-    )
-    _load_into(text.model, text_state, "MiniLM text tower")
-    dim = int(text.model.config.hidden_size)
-    vision = CLOSPVision(spec, dim)
-    _load_into(vision, vision_state, "CLOSP image backbones")
-    vision = vision.eval().to(device)
-    location = None
-    if spec.location_encoder:
-        try:
-            location = tower_from_state(state)
-        except LocationLoadError as err:
-            raise CLOSPLoadError(f"{path}: {err}") from err
-        if location.location_projection.out_features != dim:
-            raise CLOSPLoadError(
-                f"{path}: the location projection gives {location.location_projection.out_features}"
-                f"-d vectors, the text tower {dim}-d"
-            )
-        location = location.to(device)
-    label = name or (arch if isinstance(arch, str) else "custom")
-    version = f"{CLOSP_VERSION}+sd-{_file_digest(path)[:12]}"
-    info = _info(label, version, dim, f"state dict {path}", location is not None)
-    backend = _LocalBackend(vision, text, location)
-    return CLOSPEncoder(backend, info, spec.image_size, device, batch_size)
-
-
-def load_remote_encoder(
-    source: str | Path,
-    *,
-    revision: str | None = None,
-    trust_remote_code: bool | None = None,
-    image_size: int | None = None,
-    cache_dir: str | Path | None = None,
-    device: str | None = None,
-    batch_size: int = 32,
-    name: str | None = None,
-) -> CLOSPEncoder:
-    """Paths (a) hub repo id at a pinned commit, and (b) a local folder in the same format.
-
-    Both run the repository's modelling code through transformers' AutoModel, so both need the
-    user's explicit permission. `image_size`: backbone input side (default: the model's config
-    `image_size`, else 120).
-    """
-    local = Path(source).is_dir()
-    source = str(source)
-    _require_trust(source, trust_remote_code)
-    pinned = None if local else _require_revision(source, revision)
-    ensure_torchvision_importable()
-    from transformers import AutoModel
-
-    device = resolve_device(device)
-    try:
-        model = AutoModel.from_pretrained(
-            source,
-            revision=pinned,
-            code_revision=pinned,
-            trust_remote_code=True,
-            cache_dir=str(cache_dir) if cache_dir else None,
-            local_files_only=local,
-        )
-    except (OSError, ValueError, ImportError) as err:
-        where = source if local else f"{source} at {pinned}"
-        raise CLOSPLoadError(f"could not load the CLOSP model {where}: {err}") from err
-    for method in ("get_image_features", "get_text_features"):
-        if not callable(getattr(model, method, None)):
-            raise CLOSPLoadError(f"{source} is not a CLOSP model: it has no {method}()")
-    model = model.eval().to(device)
-    size = image_size or int(getattr(model.config, "image_size", 0) or 120)
-    backend = _RemoteBackend(model, _query_tokenizer(), device)
-    label = name or Path(source).name
-    version = f"{CLOSP_VERSION}+{'dir' if local else pinned[:12]}"  # type: ignore[index]
-    if local:
-        weights = Path(source) / "model.safetensors"
-        if weights.is_file():
-            version = f"{CLOSP_VERSION}+dir-{_file_digest(weights)[:12]}"
-    locates = _probe_location(backend, device)
-    info = _info(label, version, backend.dim, f"{'folder' if local else 'hub'} {source}", locates)
-    return CLOSPEncoder(backend, info, size, device, batch_size)
-
-
-def _probe_location(backend: _RemoteBackend, device: str) -> bool:
-    """Does the remote model embed places into its space? (one dummy point; no = plain CLOSP)"""
-    try:
-        with torch.inference_mode():
-            out = backend.location_features(torch.zeros(1, 2, device=device))
-    except Exception:  # remote code of unknown shape: treat as not location-aware
-        return False
-    return out is not None and tuple(out.shape) == (1, backend.dim)
-
-
-def load_closp(
-    source: str | Path,
-    *,
-    revision: str | None = None,
-    trust_remote_code: bool | None = None,
-    arch: str | Mapping[str, Any] | None = None,
-    text_model: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    device: str | None = None,
-    batch_size: int = 32,
-) -> CLOSPEncoder:
-    """One entry point. `source`:
-    - a released name ("CLOSP-RN", ...) or a hub repo id ("Org/Name") -> path (a);
-    - a folder with config.json + model.safetensors + modelling code -> path (b);
-    - a .safetensors file -> path (c) (needs `arch`: a released name or a spec dict).
-    """
-    configs = load_configs()
-    text = str(source)
-    if text in configs:
-        cfg = configs[text]
-        return load_remote_encoder(
-            cfg["repo_id"],
-            revision=revision or os.environ.get(REVISION_ENV) or cfg["revision"],
-            trust_remote_code=trust_remote_code,
-            image_size=int(cfg["image_size"]),
-            cache_dir=cache_dir,
-            device=device,
-            batch_size=batch_size,
-            name=text,
-        )
-    path = Path(source)
-    if path.suffix == ".safetensors":
-        if arch is None:
-            raise CLOSPLoadError(
-                f"{path} is a bare state dict: say which architecture it is with arch= "
-                f"(one of {', '.join(configs)}) or a spec dict"
-            )
-        return load_state_dict_encoder(
-            path, arch, text_model=text_model, device=device, batch_size=batch_size
-        )
-    if path.is_dir() or re.fullmatch(r"[\w.-]+/[\w.-]+", text):
-        image_size = int(configs[arch]["image_size"]) if isinstance(arch, str) else None
-        return load_remote_encoder(
-            source,
-            revision=revision,
-            trust_remote_code=trust_remote_code,
-            image_size=image_size,
-            cache_dir=cache_dir,
-            device=device,
-            batch_size=batch_size,
-        )
-    raise CLOSPLoadError(
-        f"unknown CLOSP source {text!r}: use one of {', '.join(configs)}, a hub repo id "
-        "(Org/Name), a model folder or a .safetensors state dict"
-    )
-
-
-def create_closp_encoder(source: str | Path | None = None, **kwargs: Any) -> CLOSPEncoder:
-    """Registry factory: `source` defaults to env CLOSP_MODEL."""
-    source = source or os.environ.get(SOURCE_ENV)
-    if not source:
-        raise CLOSPLoadError(
-            f"no CLOSP model chosen: set {SOURCE_ENV} to CLOSP-RN (with {REVISION_ENV} and "
-            f"{TRUST_ENV}=1), a model folder, or a .safetensors state dict"
-        )
-    return load_closp(source, **kwargs)

@@ -280,9 +280,14 @@ class MiniLMText:
         return l2_normalise(np.concatenate(out))
 
 
-@lru_cache(maxsize=4)
 def shared_minilm(
     device: str | None = None, pooling: Pooling = "mean", backend: Backend = "auto"
 ) -> MiniLMText:
     """One loaded model per (device, pooling, backend) per process: ~0.1 s and ~90 MB each."""
+    # keyed by the resolved device, so "auto", None and "cpu" share one model on a CPU machine
+    return _shared_minilm(resolve_device(device), pooling, backend)
+
+
+@lru_cache(maxsize=4)
+def _shared_minilm(device: str, pooling: Pooling, backend: Backend) -> MiniLMText:
     return MiniLMText(device=device, pooling=pooling, backend=backend)

@@ -97,9 +97,11 @@ def _dual_frame(prototypes: np.ndarray, gamma: float) -> tuple[np.ndarray, float
 class PhysicsEncoder:
     """Training-free encoder; see module docstring. Thread-safe (stateless after init)."""
 
-    def __init__(self, text: MiniLMText | None = None, rules: dict | None = None) -> None:
+    def __init__(
+        self, text: MiniLMText | None = None, rules: dict | None = None, device: str | None = None
+    ) -> None:
         self.rules = rules or load_rules()
-        self.text = text or shared_minilm(pooling="mean")
+        self.text = text or shared_minilm(device=device, pooling="mean")
         self.classes: tuple[str, ...] = tuple(self.rules["class_descriptions"])
         self.gamma = float(self.rules["presence_gamma"])
         self.tau = float(self.rules["query_temperature"])

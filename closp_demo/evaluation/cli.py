@@ -34,6 +34,7 @@ import pandas as pd
 
 from closp_demo.corpus.store import Corpus, CorpusError, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.evaluation import EvaluationResult, cross_sensor, load_queries, run_evaluation
 from closp_demo.evaluation.qrels import (
     QrelsFormatError,
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m closp_demo.evaluation", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--corpus", type=Path, default=Path("precomputed"))
-    parser.add_argument("--encoder", default=None, help="default: the corpus's encoder")
+    add_encoder_argument(parser, None, "default: the corpus's encoder")
     parser.add_argument("--source", default=None, help="e.g. bigearthnet (the labelled source)")
     parser.add_argument(
         "--split", default=None, help="comma-separated splits, e.g. test,validation"

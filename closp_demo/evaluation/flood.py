@@ -34,6 +34,7 @@ import pandas as pd
 
 from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, create_encoder
+from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.evaluation import cross_sensor, ndcg_at_k, precision_at_k, rank
 from closp_demo.evaluation.baselines import expected_random_ndcg
 from closp_demo.evaluation.markdown import markdown_table
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m closp_demo.evaluation.flood", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--corpus", type=Path, default=Path("precomputed"))
-    parser.add_argument("--encoder", default=None, help="default: the corpus's encoder")
+    add_encoder_argument(parser, None, "default: the corpus's encoder")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--write", type=Path, default=None, help="Markdown file to update")
     args = parser.parse_args(argv)

@@ -11,15 +11,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from closp_demo.corpus.index import search as index_search
+from closp_demo.corpus.labels import ALL_CLASSES
 from closp_demo.corpus.store import Corpus
 from closp_demo.encoders.base import Encoder, can_locate, l2_normalise
 from closp_demo.geo.place import Place, blend, distances_km, ring_centre
+from closp_demo.search.candidates import top_k
+from closp_demo.search.filters import FilterColumns, FilterError, Filters
+from closp_demo.search.grouping import GROUP_FETCH, MAX_FETCH, group_by_scene, scene_of
 from closp_demo.search.places import rank_near
 from closp_demo.sensors import Sensor
 
 MAX_QUERY_CHARS = 300
+UPLOAD_SOURCE = "your upload"
+MASK_CACHE = 8  # filter masks kept per engine (N bytes each): a visitor refines one filter
 SENSOR_CHOICES = ("both", "S1", "S2")
 
 
@@ -42,6 +49,8 @@ class Result:
     evidence: dict = field(default_factory=dict)
     origin: str = "corpus"  # "corpus" or "your upload"
     distance_km: float | None = None  # from the query's place, when it has one
+    scene: str = ""  # the source scene it was cut from (closp_demo.search.grouping)
+    more_in_scene: int = 0  # grouped lists: other tiles of this scene among the candidates
     facts: dict[str, str] = field(default_factory=dict)  # an upload's level, size, CRS
 
 
@@ -64,11 +73,18 @@ class Overlay:
 
     def search(
         self, query: np.ndarray, sensor: str, k: int, place: Place | None = None,
-        rank_by_place: bool = True,
+        rank_by_place: bool = True, filters: Filters | None = None,
     ) -> list[tuple[float, Result]]:  # fmt: skip
-        """The same rules as the corpus: similarity, then the place's filter or prior (or,
-        with `rank_by_place` off, only each upload's distance from the place)."""
+        """The same rules as the corpus: similarity, metadata filters, then the place's filter
+        or prior (or, with `rank_by_place` off, only each upload's distance from the place)."""
         pool = [it for it in self.items if sensor == "both" or it.result.sensor == sensor]
+        if pool and filters is not None and filters.active():
+            centres = np.array([ring_centre(it.result.footprint) for it in pool], dtype=float)
+            cols = FilterColumns.build(
+                [it.result.source for it in pool], [it.result.timestamp for it in pool],
+                ["|".join(it.result.labels) for it in pool], centres[:, 0], centres[:, 1],
+            )  # fmt: skip
+            pool = [it for it, keep in zip(pool, cols.mask(filters), strict=True) if keep]
         scored = []
         for it in pool:
             score = float(it.vector @ query)
@@ -108,6 +124,39 @@ class SearchEngine:
         self.encoder = encoder
         # Rows are decoded per hit, not up front (that took 15-18 s and 2.1 GB at 650k rows).
         self.rows = corpus.rows
+        self._filter_columns: FilterColumns | None = None
+        self._masks: dict[Filters, np.ndarray] = {}
+
+    # --- metadata filters ----------------------------------------------------------------------
+    def filter_columns(self) -> FilterColumns:
+        """Built on the first filtered query (~1 s at 650k rows), then kept."""
+        if self._filter_columns is None:
+            lon, lat = self._centres()
+            col = self.rows.column
+            self._filter_columns = FilterColumns.build(
+                col("source"), col("timestamp"), col("labels"), lon, lat
+            )
+        return self._filter_columns
+
+    def filter_mask(self, filters: Filters) -> np.ndarray:
+        """Rows `filters` keeps; unknown source or label names are refused by name."""
+        cols = self.filter_columns()
+        for what, names, known in (
+            ("source", filters.sources, (*cols.source_names, UPLOAD_SOURCE)),
+            ("label", filters.labels, tuple(dict.fromkeys((*ALL_CLASSES, *cols.label_names)))),
+        ):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise FilterError(
+                    f"unknown {what} {unknown[0][:40]!r}: this corpus has {', '.join(known)}"
+                )
+        mask = self._masks.get(filters)
+        if mask is None:
+            mask = cols.mask(filters)
+            if len(self._masks) >= MASK_CACHE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[filters] = mask
+        return mask
 
     def corpus_result(self, row: int, rank: int, score: float) -> Result:
         r = self.rows.row(row)
@@ -115,6 +164,7 @@ class SearchEngine:
             rank=rank, score=score, image_id=r.image_id, sensor=r.sensor, source=r.source,
             labels=r.labels, place=r.place, timestamp=r.timestamp, footprint=r.footprint,
             thumbnail=str(self.corpus.thumbnail_path(row)), evidence=r.evidence,
+            scene=scene_of(r.image_id, r.source),
         )  # fmt: skip
 
     # --- places ------------------------------------------------------------------------------
@@ -144,20 +194,26 @@ class SearchEngine:
     # --- search --------------------------------------------------------------------------------
     def search_vector(
         self, query: np.ndarray, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        place: Place | None = None, rank_by_place: bool = True,
+        place: Place | None = None, rank_by_place: bool = True, filters: Filters | None = None,
+        group: bool = False,
     ) -> list[Result]:  # fmt: skip
         """`place` filters or re-weights by distance (geo.place) and every result gets its
         distance from it; `rank_by_place` off (a GeoCLOSP blend, already in `query`, see
-        `place_query`) leaves the ranking to the query vector."""
+        `place_query`) leaves the ranking to the query vector. `filters` restrict the rows
+        searched (closp_demo.search.filters), so k results come whenever k rows pass. `group`:
+        k scenes, each shown by its best tile, from the best `GROUP_FETCH` k candidates."""
         sensor = check_sensor(sensor)
         k = max(1, min(int(k), 100))
+        wanted = k
+        k = min(k * GROUP_FETCH, MAX_FETCH) if group else k
         id_range = self.corpus.id_range(sensor)
+        allowed = self.filter_mask(filters) if filters is not None and filters.active() else None
         if place is None or not rank_by_place:
-            found = index_search(self.corpus.index, query, k, id_range)
+            found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range, allowed)
         else:
             lon, lat = self._centres()
             found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
-                              place, id_range)  # fmt: skip
+                              place, id_range, allowed)  # fmt: skip
         hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
         if place is not None:
             lon, lat = self._centres()
@@ -165,26 +221,55 @@ class SearchEngine:
             for (_, res), km in zip(hits, distances_km(place, lon[rows], lat[rows]), strict=True):
                 res.distance_km = float(km)
         if overlay is not None and overlay.items:
-            hits += overlay.search(query, sensor, k, place, rank_by_place)
+            hits += overlay.search(query, sensor, k, place, rank_by_place, filters)
             hits.sort(key=lambda sr: -sr[0])
+        shown = [(hit, 0) for hit in hits[:wanted]]
+        if group:
+            shown = group_by_scene(hits, lambda sr: sr[1].scene or sr[1].image_id, wanted)
         results = []
-        for rank, (score, res) in enumerate(hits[:k], start=1):
-            res.rank, res.score = rank, score
+        for rank, ((score, res), more) in enumerate(shown, start=1):
+            res.rank, res.score, res.more_in_scene = rank, score, more
             results.append(res)
         return results
 
     def search_text(
         self, text: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
-        place: Place | None = None,
+        place: Place | None = None, filters: Filters | None = None, group: bool = False,
     ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
         text = clean_query(text)
         t0 = time.perf_counter()
         query = self.place_query(self.encoder.encode_text([text])[0], place)
         t1 = time.perf_counter()
         blended = self.blends_location(place)
-        results = self.search_vector(query, sensor, k, overlay, place, rank_by_place=not blended)
+        results = self.search_vector(query, sensor, k, overlay, place, not blended, filters, group)
         t2 = time.perf_counter()
         return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}
+
+    def row_of(self, image_id: str) -> int:
+        """The corpus row of an image id; QueryError if the corpus has no such image."""
+        image_id = str(image_id or "").strip()
+        column = self.rows.column("image_id")
+        at = pc.index(column, image_id).as_py() if isinstance(column, pa.ChunkedArray) else next(
+            (i for i, x in enumerate(column) if x == image_id), -1)  # fmt: skip
+        if not image_id or at is None or at < 0:
+            raise QueryError(f"no image {image_id[:80]!r} in this corpus: pick a result's id")
+        return int(at)
+
+    def search_like(
+        self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        filters: Filters | None = None, group: bool = False,
+    ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
+        """More like this: rank by a corpus image's own embedding, in either sensor (one space,
+        so an S1 image finds similar S2 images too). The image itself is left out."""
+        t0 = time.perf_counter()
+        row = self.row_of(image_id)
+        vector = np.asarray(self.corpus.embeddings[row], dtype=np.float32)
+        results = self.search_vector(vector, sensor, min(int(k), 99) + 1, overlay, None, True,
+                                     filters, group)  # fmt: skip
+        results = [r for r in results if r.image_id != image_id][: max(1, min(int(k), 100))]
+        for rank, r in enumerate(results, start=1):
+            r.rank = rank
+        return results, {"search_ms": (time.perf_counter() - t0) * 1e3}
 
     def embed_scene(self, tiles: Sequence[np.ndarray], sensor: Sensor) -> np.ndarray:
         """One vector for a whole scene: the mean of its tiles' embeddings, re-normalised."""

@@ -1,2 +1,2 @@
 """Reading uploads: user GeoTIFFs -> validated scenes of 120 x 120 tiles (`scene.read_upload`, built
-from `checks`, `bands` and `windows`); upload limits; heat maps of large rasters (`heatmap`)."""
+from `checks`, `bands` and `windows`; size limits: `settings.Limits`); heat maps (`heatmap`)."""

@@ -18,16 +18,13 @@ from rasterio.enums import Interleaving
 from rasterio.io import DatasetReader
 
 from closp_demo.sensors import PATCH_SIZE
+from closp_demo.settings import ENV_MAX_PIXELS, ENV_MAX_SIDE, ENV_MAX_UPLOAD_MB, MB, Limits
 from closp_demo.upload.errors import UploadError
-from closp_demo.upload.limits import (
-    ENV_MAX_PIXELS,
-    ENV_MAX_SIDE,
-    ENV_MAX_UPLOAD_MB,
-    MAX_BLOCK_BYTES,
-    MB,
-    Limits,
-)
 
+# One internal TIFF block (strip or tile, all bands when pixel-interleaved) must decode within this
+# many bytes: GDAL decodes whole blocks, so a single-strip 10000 x 10000 image would defeat
+# windowed reads. Not configurable: legitimate GeoTIFFs use blocks far below it.
+MAX_BLOCK_BYTES = 64 * 1024 * 1024
 MIN_SIDE = 32  # smallest side accepted; 32..119 px are upsampled to 120
 STACK_BAND_COUNTS = (2, 12, 13)  # Sentinel-1 VV+VH, Sentinel-2 L2A order, Sentinel-2 L1C
 ACCEPTED_DTYPES = ("uint16", "int16", "uint32", "int32", "uint64", "int64", "float32", "float64")

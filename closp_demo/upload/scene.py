@@ -38,10 +38,10 @@ from rasterio.warp import transform as warp_transform
 from closp_demo.corpus.records import ImageRecord, footprint_lonlat
 from closp_demo.geo.place import great_circle_km
 from closp_demo.sensors import PATCH_SIZE, Sensor
+from closp_demo.settings import Limits
 from closp_demo.upload.bands import BandLayout, decide_units, detect_layout, to_internal
 from closp_demo.upload.checks import check_content, check_file, check_header, check_tiff_magic
 from closp_demo.upload.errors import UploadError, display_name
-from closp_demo.upload.limits import Limits
 from closp_demo.upload.windows import normalised_bounds, read_preview, read_tiles
 
 logger = logging.getLogger(__name__)
@@ -75,18 +75,10 @@ def read_upload(
     """Read one uploaded GeoTIFF; raise `UploadError` (user-facing message) on any problem.
 
     `filename` is the name the user gave the file (default: the name of `path`); it is only shown,
-    shortened, in notes and messages. `limits` defaults to `Limits.from_env()`.
+    shortened, in notes and messages. `limits`: default `Limits()`; the app passes its settings'.
     """
     name = display_name(filename if filename is not None else Path(path).name)
-    if limits is None:
-        try:
-            limits = Limits.from_env()
-        except ValueError:
-            logger.exception("invalid upload limits in the environment")
-            raise UploadError(
-                "uploads are unavailable: the server's upload limits are misconfigured "
-                "(please tell the maintainers of this demo)"
-            ) from None
+    limits = limits or Limits()
     try:
         with (
             rasterio.Env(

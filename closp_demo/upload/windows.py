@@ -28,9 +28,9 @@ from rasterio.windows import bounds as window_bounds
 
 from closp_demo.corpus.records import ImageRecord
 from closp_demo.sensors import PATCH_SIZE
+from closp_demo.settings import Limits
 from closp_demo.upload.bands import BandLayout, to_internal
 from closp_demo.upload.errors import UploadError
-from closp_demo.upload.limits import Limits
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from closp_demo.views.map import MapItem
 
 TABLE_COLUMNS = ["rank", "score", "sensor", "labels", "place", "date", "source", "evidence", "id"]
 PLACE_COLUMN = "km from place"
+SCENE_COLUMN = "more from this scene"
 UPLOAD_ORIGIN = "your upload"  # `Result.origin` and source of a session's upload
 
 
@@ -57,9 +58,10 @@ def caption(result: Result) -> str:
     # Gradio shows one line of caption: lead with what differs between results (full row in the
     # table and the map popup).
     what = UPLOAD_ORIGIN if result.origin != "corpus" else _labels(result)
+    more = f" · +{result.more_in_scene} more from this scene" if result.more_in_scene else ""
     return (
         f"#{result.rank} {result.sensor} · {result.score:.3f} · {what} · {result.place} · "
-        f"{_date(result.timestamp)}"
+        f"{_date(result.timestamp)}{more}"
     )
 
 
@@ -77,6 +79,8 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
     if any(r.distance_km is not None for r in results):  # a place query: how far each one is
         km = [None if r.distance_km is None else round(r.distance_km, 1) for r in results]
         table.insert(2, PLACE_COLUMN, km)
+    if any(r.more_in_scene for r in results):  # a grouped list: how many tiles each one stands for
+        table.insert(len(table.columns) - 1, SCENE_COLUMN, [r.more_in_scene for r in results])
     return table
 
 

@@ -19,6 +19,7 @@ from closp_demo.corpus.index import (
     search_many,
     search_rows,
 )
+from tests.helpers.tolerances import SCORE_ATOL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,7 +132,9 @@ def test_ann_recall_on_realistic_vectors(realistic, built, kind):
     _, exact_scores = _exact(v, q, 10)
     assert _recall(scores, exact_scores) >= 0.95
     # the scores returned are the vectors' exact inner products (no quantisation)
-    np.testing.assert_allclose(scores[:, 0], np.einsum("qd,qd->q", v[rows[:, 0]], q), atol=1e-5)
+    np.testing.assert_allclose(
+        scores[:, 0], np.einsum("qd,qd->q", v[rows[:, 0]], q), atol=SCORE_ATOL
+    )
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw", "flat"])

@@ -111,9 +111,10 @@ class ClospFixtureConfig(PretrainedConfig):
     model_type = "closp_fixture"
 
     def __init__(self, s1_backbone=None, s2_backbone=None, image_size=120, text_config=None,
-                 location_config=None, **kwargs):
+                 location_config=None, divides_s2=False, **kwargs):
         super().__init__(**kwargs)
         self.location_config = location_config
+        self.divides_s2 = divides_s2  # get_image_features takes S2 digital numbers
         self.s1_backbone = s1_backbone or {}
         self.s2_backbone = s2_backbone or {}
         self.image_size = image_size
@@ -151,6 +152,8 @@ class ClospFixtureModel(PreTrainedModel):
         if pixel_values.shape[1] == 2:
             emb = self.s1_projection(self.s1_encoder(pixel_values))
         else:
+            if self.config.divides_s2:
+                pixel_values = pixel_values / 10000.0
             emb = self.s2_projection(self.s2_encoder(pixel_values))
         return F.normalize(emb, p=2, dim=-1)
 
@@ -222,7 +225,9 @@ def write_state_dict(path: Path, state: dict) -> Path:
     return path
 
 
-def _write_repo_files(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
+def _write_repo_files(
+    folder: Path, state: dict, arch: dict[str, Any], divides_s2: bool = False
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "model_type": "closp_fixture",
@@ -236,6 +241,7 @@ def _write_repo_files(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
         "image_size": arch["image_size"],
         "text_config": TINY_TEXT_CONFIG,
         "location_config": TINY_LOCATION_CONFIG if arch.get("location_encoder") else None,
+        "divides_s2": divides_s2,
     }
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / MODELLING_FILE).write_text(MODELLING_CODE)
@@ -243,9 +249,12 @@ def _write_repo_files(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
     return folder
 
 
-def write_model_dir(folder: Path, state: dict, arch: dict[str, Any]) -> Path:
-    """Path (b): a local folder in the hub repo format."""
-    return _write_repo_files(folder, state, arch)
+def write_model_dir(
+    folder: Path, state: dict, arch: dict[str, Any], divides_s2: bool = False
+) -> Path:
+    """Path (b): a local folder in the hub repo format. `divides_s2`: the model's
+    get_image_features divides Sentinel-2 input by 10000 itself (takes digital numbers)."""
+    return _write_repo_files(folder, state, arch, divides_s2)
 
 
 def write_hub_cache(

@@ -19,6 +19,7 @@ from closp_demo.encoders.bert_numpy import erf, load_numpy_bert
 from closp_demo.encoders.minilm import MiniLMText, resolve_model_folder
 from tests.encoders import closp_fixtures as fx
 from tests.encoders.test_minilm import PARITY_TEXTS, _run_python
+from tests.helpers.tolerances import HIDDEN_ATOL, VECTOR_ATOL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,9 @@ def test_every_backend_implements_the_accepted_activations():
     x = np.linspace(-10, 10, 2001, dtype=np.float32)
     for name, fn in NP_ACTIVATIONS.items():
         ref = ACTIVATIONS[name](torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(fn(x), ref, atol=2e-6, rtol=0, err_msg=name)
+        # 4 float32 ulps at |y| = 10 (ulp 9.5e-7): numpy's and torch's SIMD tanh / erf / exp each
+        # round a few times; measured 9.5e-7 apart. tanh-GELU for exact GELU is 4.7e-4 off.
+        np.testing.assert_allclose(fn(x), ref, atol=4e-6, rtol=0, err_msg=name)
 
 
 def test_parameter_shapes_equal_the_torch_model():
@@ -61,22 +64,38 @@ def test_parameter_shapes_equal_the_torch_model():
     assert list(parameter_shapes(config).items()) == list(torch_shapes.items())
 
 
+@pytest.fixture(scope="module")
+def exact(folder):
+    """The torch forward in float64: its rounding is ~1e-9 of float32's, a reference for both."""
+    return load_bert(folder).double()
+
+
 @pytest.mark.parametrize(("max_length", "pad_to_max"), [(128, False), (64, True), (8, False)])
-def test_forward_equals_torch(pair, folder, max_length, pad_to_max):
+def test_forward_equals_torch(pair, exact, max_length, pad_to_max):
+    """Both float32 forwards against the float64 one, on what the encoders read: the attended
+    positions (mean and CLS pooling) and pooler_output. Padded positions are never pooled and carry
+    float32 noise 10-50x larger that depends on the BLAS kernel (1e-5 to 1.5e-4 measured), so only
+    their finiteness is checked (mean pooling multiplies them by 0, and NaN * 0 is NaN)."""
     numpy_bert, torch_bert = pair
     tokens = MiniLMText(max_length=max_length, pad_to_max=pad_to_max)._token_arrays(PARITY_TEXTS)
     mask = tokens["attention_mask"].astype(bool)
     assert not mask.all() and mask.any(1).all()  # a batch of different lengths: real padding
     got = numpy_bert(**tokens)
+    inputs = {k: torch.from_numpy(v) for k, v in tokens.items()}
     with torch.inference_mode():
-        ref = torch_bert(**{k: torch.from_numpy(v) for k, v in tokens.items()})
-    hidden, ref_hidden = got.last_hidden_state, ref.last_hidden_state.numpy()
-    assert hidden.dtype == np.float32 and hidden.shape == ref_hidden.shape
-    # every token that pooling reads (attended positions) within 1e-5
-    np.testing.assert_allclose(hidden[mask], ref_hidden[mask], atol=1e-5, rtol=0)
-    # padded positions (never pooled) carry float32 noise a few times larger in both forwards
-    np.testing.assert_allclose(hidden, ref_hidden, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(got.pooler_output, ref.pooler_output.numpy(), atol=1e-5, rtol=0)
+        ref, float32_torch = exact(**inputs), torch_bert(**inputs)
+    ref_hidden, ref_pooled = ref.last_hidden_state.numpy(), ref.pooler_output.numpy()
+    assert got.last_hidden_state.dtype == np.float32
+    assert got.last_hidden_state.shape == ref_hidden.shape
+    for name, hidden, pooled in (
+        ("numpy", got.last_hidden_state, got.pooler_output),
+        ("torch", float32_torch.last_hidden_state.numpy(), float32_torch.pooler_output.numpy()),
+    ):
+        assert np.isfinite(hidden).all(), name
+        np.testing.assert_allclose(
+            hidden[mask], ref_hidden[mask], atol=HIDDEN_ATOL, rtol=0, err_msg=name
+        )
+        np.testing.assert_allclose(pooled, ref_pooled, atol=VECTOR_ATOL, rtol=0, err_msg=name)
 
 
 @pytest.mark.parametrize(("pooling", "max_length", "pad_to_max"), [
@@ -89,7 +108,7 @@ def test_encode_equals_the_torch_backend(pooling, max_length, pad_to_max):
     assert (fast.backend, slow.backend) == ("numpy", "torch")
     texts = [*PARITY_TEXTS, "a lake", "snow", "dense urban fabric next to a river delta"]
     np.testing.assert_allclose(
-        fast.encode(texts, batch_size=5), slow.encode(texts, batch_size=5), atol=1e-5, rtol=0
+        fast.encode(texts, batch_size=5), slow.encode(texts, batch_size=5), atol=VECTOR_ATOL, rtol=0
     )
 
 

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from closp_demo.encoders import closp
+from closp_demo.encoders import closp, create_encoder
+from closp_demo.encoders import closp_loaders as loaders
 from closp_demo.encoders.base import Encoder
+from closp_demo.encoders.registry import releases
+from closp_demo.settings import Settings
 from tests.encoders import closp_fixtures as fx
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -53,15 +56,15 @@ def world(tmp_path_factory):
     fx.write_hub_cache(paths["cache"], REPO, REVISION, state, fx.TINY_RESNET_ARCH)
     with offline_hub(paths["modules"]):
         encoders = {
-            "a": closp.load_closp(
+            "a": loaders.load_closp(
                 REPO, revision=REVISION, trust_remote_code=True, cache_dir=paths["cache"],
                 device="cpu",
             ),
-            "b": closp.load_closp(paths["dir"], trust_remote_code=True, device="cpu"),
-            "c": closp.load_closp(
+            "b": loaders.load_closp(paths["dir"], trust_remote_code=True, device="cpu"),
+            "c": loaders.load_closp(
                 paths["sd"], arch=fx.TINY_RESNET_ARCH, text_model=text, device="cpu"
             ),
-            "vit": closp.load_closp(
+            "vit": loaders.load_closp(
                 paths["vit_sd"], arch=fx.TINY_VIT_ARCH, text_model=text, device="cpu"
             ),
         }  # fmt: skip
@@ -269,39 +272,42 @@ def test_batches_do_not_change_vectors(world):
 # ---------------------------------------------------------------- refusals
 
 
-def test_remote_code_is_refused_unless_allowed(world, monkeypatch, tmp_path):
+def test_remote_code_is_refused_unless_allowed(world, tmp_path):
     paths, _ = world
     # modelling code that would blow up if it ever ran
     evil = tmp_path / "evil"
     fx.write_model_dir(evil, {"x": torch.zeros(1)}, fx.TINY_RESNET_ARCH)
     (evil / fx.MODELLING_FILE).write_text("raise RuntimeError('remote code ran')\n")
-    monkeypatch.delenv(closp.TRUST_ENV, raising=False)
     for source in (evil, paths["dir"]):
-        with pytest.raises(closp.RemoteCodeNotAllowed, match=f"{closp.TRUST_ENV}=1"):
-            closp.load_closp(source, device="cpu")
+        with pytest.raises(closp.RemoteCodeNotAllowed, match="CLOSP_TRUST_REMOTE_CODE=1"):
+            loaders.load_closp(source, device="cpu")
     with pytest.raises(closp.RemoteCodeNotAllowed):
-        closp.load_closp(REPO, revision=REVISION, cache_dir=paths["cache"], device="cpu")
-    monkeypatch.setenv(closp.TRUST_ENV, "1")
-    assert closp.remote_code_allowed()
-    with pytest.raises(closp.RemoteCodeNotAllowed):  # an explicit False beats the env var
-        closp.load_closp(evil, trust_remote_code=False, device="cpu")
-    assert not closp.remote_code_allowed(False)
+        loaders.load_closp(REPO, revision=REVISION, cache_dir=paths["cache"], device="cpu")
+    # through the registry, the setting decides; a keyword argument overrides it
+    with pytest.raises(closp.RemoteCodeNotAllowed):
+        create_encoder("closp", Settings(closp_model=str(evil), device="cpu"))
+    trusted = Settings.from_env({
+        "CLOSP_MODEL": str(evil), "CLOSP_TRUST_REMOTE_CODE": "1", "CLOSP_DEVICE": "cpu",
+    })  # fmt: skip
+    with pytest.raises(closp.RemoteCodeNotAllowed):
+        create_encoder("closp", trusted, trust_remote_code=False)
+    with offline_hub(paths["modules"]), pytest.raises(Exception, match="remote code ran"):
+        create_encoder("closp", trusted)  # allowed: the (here hostile) code really runs
 
 
-def test_hub_loading_requires_a_pinned_commit(world, monkeypatch):
+def test_hub_loading_requires_a_pinned_commit(world):
     paths, _ = world
-    monkeypatch.delenv(closp.REVISION_ENV, raising=False)
     for revision in (None, "main", "v1.0"):
         with pytest.raises(closp.CLOSPLoadError, match="pinned revision"):
-            closp.load_closp(
+            loaders.load_closp(
                 REPO, revision=revision, trust_remote_code=True, cache_dir=paths["cache"]
             )
     # the released names carry a placeholder until someone reviews a commit
     with pytest.raises(closp.CLOSPLoadError, match="UNPINNED"):
-        closp.load_closp("CLOSP-RN", trust_remote_code=True)
+        loaders.load_closp("CLOSP-RN", trust_remote_code=True)
     # a well-formed commit that is not the cached one is not silently replaced by another
     with offline_hub(paths["modules"]), pytest.raises(closp.CLOSPLoadError, match=REPO):
-        closp.load_closp(
+        loaders.load_closp(
             REPO, revision="f" * 40, trust_remote_code=True, cache_dir=paths["cache"], device="cpu"
         )
 
@@ -309,26 +315,28 @@ def test_hub_loading_requires_a_pinned_commit(world, monkeypatch):
 def test_state_dict_mismatches_are_explained(world, tmp_path):
     paths, _ = world
     with pytest.raises(closp.CLOSPLoadError, match="arch="):
-        closp.load_closp(paths["sd"])
+        loaders.load_closp(paths["sd"])
     with pytest.raises(closp.CLOSPLoadError, match="other shapes|missing"):
-        closp.load_closp(paths["sd"], arch=fx.TINY_VIT_ARCH, text_model=paths["text"], device="cpu")
+        loaders.load_closp(
+            paths["sd"], arch=fx.TINY_VIT_ARCH, text_model=paths["text"], device="cpu"
+        )
     no_text = fx.write_state_dict(
         tmp_path / "vision-only.safetensors",
         {k: v for k, v in fx.closp_state_dict(fx.TINY_RESNET_ARCH, paths["text"]).items()
          if not k.startswith("text_model.")},
     )  # fmt: skip
     with pytest.raises(closp.CLOSPLoadError, match="text_model"):
-        closp.load_closp(no_text, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
+        loaders.load_closp(no_text, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file")
     with pytest.raises(closp.CLOSPLoadError, match="safetensors"):
-        closp.load_closp(garbage, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
+        loaders.load_closp(garbage, arch=fx.TINY_RESNET_ARCH, text_model=paths["text"])
     with pytest.raises(closp.CLOSPLoadError, match="unknown CLOSP source"):
-        closp.load_closp("no-such-model")
+        loaders.load_closp("no-such-model")
 
 
 def test_released_configs_describe_buildable_architectures():
-    configs = closp.load_configs()
+    configs = releases()
     assert {c["repo_id"] for c in configs.values()} == {
         f"DarthReca/{name}" for name in ("CLOSP-RN", "CLOSP-VS", "CLOSP-VL", "GeoCLOSP-RN")
     }
@@ -339,7 +347,19 @@ def test_released_configs_describe_buildable_architectures():
         assert (arch.s1.in_chans, arch.s2.in_chans) == (2, 13)
 
 
-def test_factory_needs_a_chosen_model(monkeypatch):
-    monkeypatch.delenv(closp.SOURCE_ENV, raising=False)
-    with pytest.raises(closp.CLOSPLoadError, match=closp.SOURCE_ENV):
-        closp.create_closp_encoder()
+def test_factory_needs_a_chosen_model():
+    with pytest.raises(closp.CLOSPLoadError, match="CLOSP_MODEL"):
+        create_encoder("closp", Settings())
+
+
+def test_factory_takes_model_revision_and_device_from_the_settings(world):
+    paths, enc = world
+    settings = Settings.from_env({
+        "CLOSP_MODEL": REPO, "CLOSP_REVISION": REVISION, "CLOSP_TRUST_REMOTE_CODE": "yes",
+        "CLOSP_DEVICE": "cpu",
+    })  # fmt: skip
+    with offline_hub(paths["modules"]):
+        e = create_encoder("closp", settings, cache_dir=paths["cache"])
+    assert e.device == "cpu" and e.info.version == enc["a"].info.version
+    images = s2_images(2, seed=3)
+    np.testing.assert_allclose(e.encode_images(images, "S2"), enc["a"].encode_images(images, "S2"))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from closp_demo.encoders import closp
+from closp_demo.encoders import closp_loaders as loaders
 from closp_demo.encoders.base import can_locate
 from tests.encoders import closp_fixtures as fx
 from tests.encoders.test_closp import offline_hub
@@ -23,9 +24,9 @@ def geo(tmp_path_factory):
     folder = fx.write_model_dir(root / "geo-dir", state, fx.TINY_GEO_ARCH)
     with offline_hub(root / "modules"):
         encoders = {
-            "b": closp.load_closp(folder, trust_remote_code=True, device="cpu"),
-            "c": closp.load_closp(sd, arch=fx.TINY_GEO_ARCH, text_model=text, device="cpu"),
-            "plain": closp.load_closp(
+            "b": loaders.load_closp(folder, trust_remote_code=True, device="cpu"),
+            "c": loaders.load_closp(sd, arch=fx.TINY_GEO_ARCH, text_model=text, device="cpu"),
+            "plain": loaders.load_closp(
                 fx.write_state_dict(root / "plain.safetensors", plain),
                 arch=fx.TINY_RESNET_ARCH, text_model=text, device="cpu",
             ),
@@ -71,11 +72,11 @@ def test_geoclosp_arch_without_location_weights_is_explained(geo, tmp_path):
     _, text, plain, _ = geo
     path = fx.write_state_dict(tmp_path / "no-loc.safetensors", plain)
     with pytest.raises(closp.CLOSPLoadError, match="location tower lacks"):
-        closp.load_closp(path, arch=fx.TINY_GEO_ARCH, text_model=text, device="cpu")
+        loaders.load_closp(path, arch=fx.TINY_GEO_ARCH, text_model=text, device="cpu")
 
 
 def test_plain_arch_refuses_a_checkpoint_with_location_weights(geo, tmp_path):
     _, text, plain, _ = geo
     path = fx.write_state_dict(tmp_path / "geo.safetensors", fx.add_location_tower(plain))
     with pytest.raises(closp.CLOSPLoadError, match="location_"):
-        closp.load_closp(path, arch=fx.TINY_RESNET_ARCH, text_model=text, device="cpu")
+        loaders.load_closp(path, arch=fx.TINY_RESNET_ARCH, text_model=text, device="cpu")

@@ -28,6 +28,7 @@ from closp_demo.encoders.minilm import (
     shared_minilm,
 )
 from tests.encoders import closp_fixtures as fx
+from tests.helpers.tolerances import HIDDEN_ATOL, VECTOR_ATOL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +107,7 @@ def test_batch_equals_single(model):
     texts = ["water", "snow covered mountains", "crop fields"]
     batch = model.encode(texts)
     single = np.concatenate([model.encode([t]) for t in texts])
-    np.testing.assert_allclose(batch, single, atol=1e-5)
+    np.testing.assert_allclose(batch, single, atol=VECTOR_ATOL)  # padded vs unpadded forward
 
 
 def test_cls_pooling_pads_to_64_tokens():
@@ -162,7 +163,7 @@ def test_threads_give_the_serial_result(model):
         t.join()
     assert not errors
     for got in results:
-        np.testing.assert_allclose(got, expected, atol=1e-5)
+        np.testing.assert_allclose(got, expected, atol=VECTOR_ATOL)
 
 
 def test_the_default_cpu_backend_is_numpy_and_tokenize_still_gives_tensors():
@@ -172,13 +173,14 @@ def test_the_default_cpu_backend_is_numpy_and_tokenize_still_gives_tensors():
     assert tokens["input_ids"].dtype == torch.long  # closp.py's remote path moves them to a device
 
 
-def test_device_override(monkeypatch):
-    from closp_demo.devices import resolve_device
+def test_device_names_are_checked():
+    from closp_demo.devices import device_name, resolve_device
 
-    monkeypatch.setenv("CLOSP_DEVICE", "cpu")
-    assert resolve_device() == "cpu"
-    with pytest.raises(ValueError):
-        resolve_device("tpu")
+    assert device_name(None) == "auto" and device_name(" CPU ") == "cpu"
+    assert device_name("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
+    for bad in ("tpu", "cuda:", "cuda:x", "cpu0"):
+        with pytest.raises(ValueError, match="auto, cpu, cuda or cuda:N"):
+            resolve_device(bad)
 
 
 # ---------------------------------------------------------------- parity with transformers
@@ -225,8 +227,12 @@ def test_vectors_equal_transformers(hf, pooling, max_length, pad_to_max):
     with torch.inference_mode():
         ref = bert(**batch)
         got = ours.model(**ours.tokenize(PARITY_TEXTS))
-    torch.testing.assert_close(got.last_hidden_state, ref.last_hidden_state, atol=1e-5, rtol=0)
-    torch.testing.assert_close(got.pooler_output, ref.pooler_output, atol=1e-5, rtol=0)
+    # attended positions only: padded ones are never pooled, and their float32 noise depends on
+    # the attention kernel (tests/encoders/test_bert_numpy.py::test_forward_equals_torch)
+    attended = batch["attention_mask"].bool()
+    torch.testing.assert_close(got.last_hidden_state[attended], ref.last_hidden_state[attended],
+                               atol=HIDDEN_ATOL, rtol=0)  # fmt: skip
+    torch.testing.assert_close(got.pooler_output, ref.pooler_output, atol=VECTOR_ATOL, rtol=0)
     hidden = ref.last_hidden_state
     if pooling == "cls":
         pooled = hidden[:, 0]
@@ -235,10 +241,12 @@ def test_vectors_equal_transformers(hf, pooling, max_length, pad_to_max):
         pooled = (hidden * mask).sum(1) / mask.sum(1)
     expected = torch.nn.functional.normalize(pooled, dim=-1).numpy()
     assert ours.backend == "torch"  # `.model` was used above
-    np.testing.assert_allclose(ours.encode(PARITY_TEXTS, batch_size=4), expected, atol=1e-5)
+    np.testing.assert_allclose(ours.encode(PARITY_TEXTS, batch_size=4), expected, atol=VECTOR_ATOL)
     numpy_side = MiniLMText(pooling=pooling, max_length=max_length, pad_to_max=pad_to_max,
                             backend="numpy")  # fmt: skip
-    np.testing.assert_allclose(numpy_side.encode(PARITY_TEXTS, batch_size=4), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        numpy_side.encode(PARITY_TEXTS, batch_size=4), expected, atol=VECTOR_ATOL
+    )
 
 
 @pytest.mark.slow
@@ -259,10 +267,10 @@ def test_a_transformers_saved_folder_loads_and_matches(tmp_path):
     with torch.inference_mode():
         ref = ref_model(**batch).last_hidden_state
     expected = torch.nn.functional.normalize(ref[:, 0], dim=-1).numpy()
-    np.testing.assert_allclose(ours.encode(PARITY_TEXTS), expected, atol=1e-5)
+    np.testing.assert_allclose(ours.encode(PARITY_TEXTS), expected, atol=VECTOR_ATOL)
     numpy_side = MiniLMText(model_path=folder, pooling="cls", max_length=64, pad_to_max=True)
     assert numpy_side.backend == "numpy"
-    np.testing.assert_allclose(numpy_side.encode(PARITY_TEXTS), expected, atol=1e-5)
+    np.testing.assert_allclose(numpy_side.encode(PARITY_TEXTS), expected, atol=VECTOR_ATOL)
 
 
 # ---------------------------------------------------------------- the BERT loader
@@ -293,10 +301,16 @@ def test_loader_accepts_bert_prefix_and_old_buffers(tiny, tmp_path):
     state["bert.embeddings.position_ids"] = torch.arange(128)[None]
     state["cls.predictions.bias"] = torch.zeros(30522)
     prefixed = load_bert(_copy_tiny(tiny, tmp_path / "prefixed", state))
+    # the same tensors, bit for bit (heads and the buffer dropped); outputs are compared with a
+    # tolerance: BLAS kernels may sum differently for weights at other memory alignments
+    ours, want = prefixed.state_dict(), plain.state_dict()
+    assert list(ours) == list(want) and all(torch.equal(ours[k], want[k]) for k in want)
     ids = torch.tensor([[101, 2300, 102, 0]])
     mask = torch.tensor([[1, 1, 1, 0]])
     with torch.inference_mode():
-        torch.testing.assert_close(prefixed(ids, mask), plain(ids, mask), atol=0, rtol=0)
+        got, ref = prefixed(ids, mask), plain(ids, mask)
+    torch.testing.assert_close(got.last_hidden_state[:, :3], ref.last_hidden_state[:, :3],
+                               atol=HIDDEN_ATOL, rtol=0)  # fmt: skip
 
 
 def test_loader_refuses_a_checkpoint_that_does_not_fit_the_config(tiny, tmp_path):

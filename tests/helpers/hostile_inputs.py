@@ -30,7 +30,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
 from closp_demo.sensors import S2_BANDS, S2_L1C_BANDS
-from closp_demo.upload.limits import MB, Limits
+from closp_demo.settings import MB, Limits
 
 HOSTILE_LIMITS = Limits(max_bytes=4 * MB)
 UTM_33N = "EPSG:32633"

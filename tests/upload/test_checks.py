@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from closp_demo.settings import Limits
 from closp_demo.upload import scene as scene_module
 from closp_demo.upload.checks import check_band_count, check_tiff_magic
 from closp_demo.upload.errors import UploadError
-from closp_demo.upload.limits import Limits
 from closp_demo.upload.scene import read_upload
 from tests.helpers.hostile_inputs import s2_dn, write_tif
 

@@ -76,13 +76,6 @@ def test_filename_in_messages_is_the_display_name(tmp_path: Path):
     assert "../" not in message
 
 
-def test_misconfigured_limits_are_a_clear_upload_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLOSP_MAX_UPLOAD_MB", "fifty")
-    path = write_tif(tmp_path / "ok.tif", s1_db(seed=23))
-    with pytest.raises(UploadError, match="upload limits are misconfigured"):
-        read_upload(path)
-
-
 @pytest.mark.parametrize(
     ("error", "message"),
     [(RuntimeError("boom"), "unexpected error (RuntimeError)"), (MemoryError(), "out of memory")],

@@ -16,7 +16,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 
-from closp_demo.upload.limits import Limits
+from closp_demo.settings import Limits
 from closp_demo.upload.scene import read_upload
 from closp_demo.upload.windows import tile_grid
 from tests.conftest import REPO_ROOT
@@ -156,7 +156,7 @@ def test_scattered_nan_is_filled_with_band_medians(tmp_path: Path):
 _FULL_TILE_SCRIPT = textwrap.dedent(
     """
     import json, re, sys
-    from closp_demo.upload.limits import Limits
+    from closp_demo.settings import Limits
     from closp_demo.upload.scene import read_upload
     scene = read_upload(sys.argv[1], Limits(max_bytes=10**9))
     # VmHWM: this process's peak RSS (ru_maxrss would inherit the parent's peak across fork)

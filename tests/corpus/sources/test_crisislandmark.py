@@ -228,7 +228,7 @@ def test_cli_builds_and_reports_bad_input(folder, tmp_path, capsys, monkeypatch,
     assert bs.main(argv) == 0
     corpus = load_corpus(out)
     assert Counter(corpus.metadata["sensor"]) == {"S1": 3, "S2": 3}
-    assert asked == [("physics-minilm", "auto")]
+    assert asked == [("physics-minilm", None)]  # no --device: the settings decide
     assert set(corpus.metadata["split"]) == {"test"}  # the default split
     command = corpus.manifest["build_command"]
     assert command.startswith("python -m closp_demo.corpus.build_subset --clm")

@@ -1,0 +1,116 @@
+"""Grouping by source scene and filters: variety, quality and cost on one corpus.
+
+    python -m bench.grouping [--corpus precomputed]
+
+- distinct source scenes in the top 12 (both sensors), plain vs grouped, on the app's example
+  queries, the issue's two problem queries and the evaluation queries;
+- nDCG@10 per sensor, plain vs grouped, on the labelled images (graded relevance from labels,
+  the evaluation's rule). A grouped list is scored as the list of tiles it shows (each scene's
+  best tile, with that image's own relevance), condensed to labelled images like the plain list;
+  the ideal DCG is the same for both (all labelled images of the sensor), so grouping is charged
+  for every relevant tile it folds away;
+- search p50 of plain, grouped and filtered queries (server side, encode included), as ratios
+  to plain in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import CORPUS_DIR, add_output_argument, command_line, md_table, write_section
+from closp_demo.evaluation.metrics import dcg_at_k
+from closp_demo.evaluation.queries import load_queries
+from closp_demo.evaluation.relevance import graded_relevance
+from closp_demo.search.filters import parse_filters
+from closp_demo.service import Explorer
+
+SECTION = "grouping"
+EXAMPLES = [  # app.py's examples (not imported: that would load gradio) + the issue's two
+    "a lake surrounded by forest", "river", "dense coniferous forest", "farmland with crop fields",
+    "a town with buildings and roads", "snow covered land", "the sea", "wetland",
+    "flooded fields after heavy rain", "airport runway",
+]  # fmt: skip
+LABELLED = parse_filters(unlabelled="drop")
+
+
+def distinct(explorer: Explorer, text: str, group: bool) -> int:
+    results, _ = explorer.engine.search_text(text, "both", 12, group=group)
+    return len({r.scene for r in results})
+
+
+def ndcg10(explorer: Explorer, text: str, classes, sensor: str, group: bool) -> float:
+    engine = explorer.engine
+    lo, hi = engine.corpus.id_range(sensor)
+    pool = [engine.rows.labels(i) for i in range(lo, hi)]
+    ideal = np.sort(graded_relevance([p for p in pool if p], classes))[::-1]
+    results, _ = engine.search_text(text, sensor, 10, filters=LABELLED, group=group)
+    gains = graded_relevance([r.labels for r in results], classes)
+    best = dcg_at_k(ideal, 10)
+    return dcg_at_k(gains, 10) / best if best > 0 else math.nan
+
+
+def p50s_ms(explorer: Explorer, texts: list[str], variants: dict[str, dict]) -> dict[str, float]:
+    """p50 per variant, the variants interleaved query by query (a shared machine's load then
+    weighs on all of them alike)."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for text in texts:
+        for name, kw in variants.items():
+            t0 = time.perf_counter()
+            explorer.engine.search_text(text, "both", 12, **kw)
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    add_output_argument(parser)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    explorer = Explorer(args.corpus)
+    queries = load_queries()
+    rows = []
+    for name, texts in (("examples + issue queries", EXAMPLES),
+                        ("evaluation queries", [q.text for q in queries])):  # fmt: skip
+        before = [distinct(explorer, t, False) for t in texts]
+        after = [distinct(explorer, t, True) for t in texts]
+        rows.append([name, len(texts), f"{np.mean(before):.1f}", min(before),
+                     f"{np.mean(after):.1f}", min(after)])  # fmt: skip
+    body = "Distinct source scenes in the top 12 (both sensors):\n\n" + md_table(
+        ["queries", "n", "plain: mean", "plain: min", "grouped: mean", "grouped: min"], rows
+    )
+    per_query = [[t, distinct(explorer, t, False), distinct(explorer, t, True)] for t in EXAMPLES]
+    body += "\n\n" + md_table(["query", "plain", "grouped"], per_query)
+    quality = []
+    for sensor in ("S1", "S2"):
+        plain = [ndcg10(explorer, q.text, q.classes, sensor, False) for q in queries]
+        grouped = [ndcg10(explorer, q.text, q.classes, sensor, True) for q in queries]
+        quality.append([sensor, len(queries), f"{np.nanmean(plain):.3f}",
+                        f"{np.nanmean(grouped):.3f}"])  # fmt: skip
+    body += "\n\nMean nDCG@10 on the labelled images (all splits), graded relevance:\n\n"
+    body += md_table(["sensor", "queries", "plain", "grouped"], quality)
+    texts = [q.text for q in queries]
+    explorer.engine.search_text("warm up", "both", 12, filters=LABELLED)  # builds filter columns
+    p50 = p50s_ms(explorer, texts, {
+        "plain": {},
+        "grouped": {"group": True},
+        "filtered (labelled, box Europe)": {
+            "filters": parse_filters(unlabelled="drop", box="-30, 30, 40, 75")},
+        "grouped + filtered": {"group": True, "filters": LABELLED},
+    })  # fmt: skip
+    costs = [[name, f"{ms:.1f}", f"{ms / p50['plain']:.2f}"] for name, ms in p50.items()]
+    body += f"\n\nSearch p50 ({len(texts)} queries, k = 12, encode included):\n\n"
+    body += md_table(["search", "p50 ms", "ratio to plain"], costs)
+    write_section(args.benchmarks, SECTION, "Grouping by scene and filters",
+                  command_line("bench.grouping", argv), body, started)  # fmt: skip
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
