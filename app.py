@@ -16,11 +16,12 @@ import gradio as gr
 from closp_demo.corpus.store import CorpusError
 from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
-from closp_demo.search.engine import Overlay
+from closp_demo.search.engine import Overlay, QueryError
 from closp_demo.service import Answer, Explorer
 from closp_demo.settings import Settings
 from closp_demo.views.assets import read_text_asset
 from closp_demo.views.escape import escape_markdown
+from closp_demo.views.reading import reading_html
 
 EXAMPLES = [
     "a lake surrounded by forest",
@@ -40,6 +41,7 @@ PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within r
 PLACE_FROM_MAP_JS = read_text_asset("js/place-from-map.js")
 PLACE_MODE_JS = read_text_asset("js/place-mode.js")
 MAP_VIEW_BOX_JS = read_text_asset("js/map-view-box.js")
+QUERY_READING_CSS = read_text_asset("css/query-reading.css")
 
 
 def status_md(answer: Answer) -> str:
@@ -119,6 +121,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 )  # fmt: skip
             gr.Examples(EXAMPLES, inputs=query)
             status = gr.Markdown()
+            reading = gr.HTML(css_template=QUERY_READING_CSS, elem_id="query-reading")
             with gr.Row():
                 gallery = gr.Gallery(
                     label="Results (SAR false colour / optical true colour)",
@@ -172,12 +175,13 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+            shown = reading_html(a.reading)
+            return status_md(a), shown, a.gallery, a.map_html, a.table, list(a.table["id"])
 
         def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
-            return status_md(a), a.gallery, a.map_html, a.table, list(a.table["id"])
+            return status_md(a), "", a.gallery, a.map_html, a.table, list(a.table["id"])
 
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
@@ -187,7 +191,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
             return status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov
 
-        outputs = [status, gallery, map_html, table, shown_ids]
+        outputs = [status, reading, gallery, map_html, table, shown_ids]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
@@ -205,6 +209,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             on_search, search_inputs, outputs, api_name=False
         )
         gr.api(explorer_api(explorer), api_name="search")
+        gr.api(read_query_api(explorer), api_name="read_query")
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
         session_btn = gr.Button(visible=False)
@@ -265,6 +270,20 @@ def explorer_api(explorer: Explorer):
         return _rows(answer)
 
     return search
+
+
+def read_query_api(explorer: Explorer):
+    def read_query(query: str) -> dict:
+        """How the model reads `query`: in_scope (false when the query lies outside what the
+        model can see), scope_score and its calibrated threshold, classes (p(c|q) of the
+        physics baseline; empty for other encoders), nearest_terms (vocabulary term, cosine),
+        message (one line, as shown above the results) and notes."""
+        try:
+            return explorer.read_query(query)
+        except QueryError as err:
+            raise gr.Error(str(err)) from None
+
+    return read_query
 
 
 def more_like_this_api(explorer: Explorer):

@@ -24,6 +24,7 @@ from closp_demo.encoders import Encoder, available, create_encoder
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
 from closp_demo.search.engine import Overlay, OverlayItem, QueryError, Result, SearchEngine
 from closp_demo.search.filters import FilterError, Filters, parse_filters
+from closp_demo.search.reading import QueryReading
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.scene import UploadError, read_upload
 from closp_demo.views import results as views
@@ -45,6 +46,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     preview: object | None = None  # RGB array of an uploaded scene
     notes: list[str] = field(default_factory=list)
+    reading: QueryReading | None = None  # how the model read a text query
 
 
 def _error(message: str) -> Answer:
@@ -77,6 +79,7 @@ class Explorer:
             sys.modules["torch"].set_num_threads(settings.torch_threads)
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
         self.engine = SearchEngine(self.corpus, self.encoder)
+        self.engine.reader.calibration  # noqa: B018  # the out-of-scope threshold, before queries
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
         self.static_paths = [ASSETS_DIR, self.corpus.root]
         # Upload previews shown in a session's gallery; not a static path (not publicly served).
@@ -137,7 +140,7 @@ class Explorer:
         `filters`: metadata filters applied inside the search; `group`: one result per scene."""
         t0 = time.perf_counter()
         try:
-            results, timings = self.engine.search_text(
+            results, timings, reading = self.engine.search_text_read(
                 query, sensor, k, overlay, place, filters, group
             )
         except (QueryError, PlaceError, FilterError) as err:
@@ -156,7 +159,12 @@ class Explorer:
             message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
-        return Answer(gallery, map_html, table, message, True, timings)
+        return Answer(gallery, map_html, table, message, True, timings, reading=reading)
+
+    def read_query(self, query: str) -> dict:
+        """How the model reads `query`: p(c|q) (physics baseline), nearest vocabulary terms,
+        and the out-of-scope decision (closp_demo.search.reading); QueryError on a bad query."""
+        return self.engine.read_query(query).to_dict()
 
     def text_search_near(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,

@@ -107,7 +107,7 @@ def test_api_search_near_a_place(app_url):
 
 
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
-PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this"}
+PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/read_query"}
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -139,3 +139,16 @@ def test_more_like_this_crosses_sensors(app_url):
     assert seed["id"] not in [r["id"] for r in same]
     with pytest.raises(Exception, match="no image"):
         client.predict("<img src=x>", "both", 5, api_name="/more_like_this")
+
+
+def test_read_query_says_how_the_model_read_it(app_url):
+    client = Client(app_url, verbose=False)
+    lake = client.predict("a lake", api_name="/read_query")
+    assert lake["in_scope"] is True and max(lake["classes"], key=lake["classes"].get) == "Water"
+    assert lake["message"].startswith("Read as") and len(lake["nearest_terms"]) == 3
+    odd = client.predict("airport runway", api_name="/read_query")
+    assert odd["in_scope"] is False and odd["scope_score"] < odd["threshold"]
+    assert "outside what the model can see" in odd["message"]
+    with pytest.raises(Exception, match="Type a description"):
+        client.predict("  ", api_name="/read_query")
+    assert len(client.predict("forest", "S2", 3, api_name="/search")) == 3  # /search unchanged

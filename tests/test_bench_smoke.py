@@ -98,3 +98,12 @@ def test_cold_start_smoke(tmp_path):
         "launch (server up)",
     ):
         assert phase in body
+
+
+def test_query_reading_smoke(tmp_path):
+    from bench import query_reading
+
+    out = tmp_path / "B.md"
+    assert query_reading.main(["--repeats", "1", "--benchmarks", str(out)]) == 0
+    text = out.read_text()
+    assert "<!-- query-reading:start -->" in text and "read_and_embed - encode_text" in text

@@ -128,7 +128,11 @@ class PhysicsEncoder:
 
     # --- the Encoder interface -------------------------------------------------------------
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed_class_distribution(self.query_classes(self.text.encode(texts)))
+        return self.embed_class_distribution(self.query_classes(self.text_vectors(texts)))
+
+    def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """The raw MiniLM vectors queries are read from (closp_demo.search.reading)."""
+        return self.text.encode(texts)
 
     def encode_images(self, images: np.ndarray, sensor: Sensor) -> np.ndarray:
         fractions, _ = self.class_fractions(images, sensor)
