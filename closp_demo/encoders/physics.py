@@ -122,9 +122,10 @@ class PhysicsEncoder:
 
     def _class_prototypes(self) -> np.ndarray:
         descriptions = self.rules["class_descriptions"]
-        return l2_normalise(
-            np.stack([self.text.encode(descriptions[c]).mean(axis=0) for c in self.classes])
-        )
+        vectors = [self.text.encode(descriptions[c]) for c in self.classes]
+        # every description's own vector, class by class (the query reading's vocabulary)
+        self.description_vectors = np.concatenate(vectors)
+        return l2_normalise(np.stack([v.mean(axis=0) for v in vectors]))
 
     # --- the Encoder interface -------------------------------------------------------------
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:

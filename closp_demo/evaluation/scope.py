@@ -28,7 +28,7 @@ from closp_demo.evaluation.markdown import markdown_table
 from closp_demo.evaluation.queries import load_queries
 from closp_demo.evaluation.report import machine_line, replace_section
 from closp_demo.evaluation.sky import CLOUD_QUERIES
-from closp_demo.search.reading import QueryReader
+from closp_demo.search.reading import QueryReader, store_calibration
 
 SECTION = "eval-scope"
 NO_RULE = ("Earthquake Damage", "Flooded Area")  # crisis classes with no physics rule
@@ -104,8 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_encoder_argument(parser, "physics-minilm", "encoder whose query reading is measured")
     parser.add_argument("--write", type=Path, default=None, help="Markdown file to update")
+    parser.add_argument(
+        "--store", action="store_true",
+        help="calibrate afresh; record the threshold in closp_demo/search/scope_calibration.json",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    text, _ = scope_report(create_encoder(args.encoder))
+    encoder = create_encoder(args.encoder)
+    if args.store:
+        reader = QueryReader(encoder)
+        path = store_calibration(reader.stored_key(), reader.calibrate())
+        print(f"stored {reader.stored_key()} in {path}")
+    text, _ = scope_report(encoder)
     command = "python -m closp_demo.evaluation.scope " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )

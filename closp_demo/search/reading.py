@@ -21,11 +21,13 @@ reading and the search (`QueryReader.read_and_embed`); BENCHMARKS.md, "Query rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -35,7 +37,13 @@ from closp_demo.encoders.physics import OBSCURED
 
 TOP_TERMS = 3
 TOP_CLASSES = 4  # classes named in the message (the bar shows all above 1 %)
-_CALIBRATIONS: dict[tuple[str, str, str], Calibration] = {}
+_CALIBRATIONS: dict[str, Calibration] = {}
+CALIBRATION_FILE = "scope_calibration.json"
+CALIBRATION_ABOUT = (
+    "Out-of-scope thresholds per encoder version and query lists (closp_demo/search/reading.py), "
+    "written by `python -m closp_demo.evaluation.scope --store`; tests check each against a fresh "
+    "calibration."
+)
 
 
 @runtime_checkable
@@ -50,6 +58,20 @@ class ClassReadingEncoder(Protocol):
     def query_classes(self, text_vectors: np.ndarray) -> np.ndarray: ...
 
     def embed_class_distribution(self, p: np.ndarray) -> np.ndarray: ...
+
+
+def load_stored_calibrations() -> dict[str, dict[str, float]]:
+    path = resources.files("closp_demo.search").joinpath(CALIBRATION_FILE)
+    return json.loads(path.read_text())["calibrations"] if path.is_file() else {}
+
+
+def store_calibration(key: str, calibration: Calibration) -> Path:
+    """Record `calibration` under `key` in the package's `scope_calibration.json`."""
+    path = Path(__file__).with_name(CALIBRATION_FILE)
+    data = json.loads(path.read_text()) if path.exists() else {"about": CALIBRATION_ABOUT}
+    data.setdefault("calibrations", {})[key] = asdict(calibration)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return path
 
 
 def load_scope_queries() -> dict:
@@ -148,23 +170,38 @@ class QueryReader:
 
     @cached_property
     def _vocabulary_vectors(self) -> np.ndarray:
+        if self.reads_classes:  # encoded once already, for the class prototypes
+            return l2_normalise(self.encoder.description_vectors)  # type: ignore[attr-defined]
         return l2_normalise(self._raw(list(self.vocabulary))).astype(np.float32)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Scope scores of many texts (the highest cosine to a vocabulary term)."""
         return (l2_normalise(self._raw(list(texts))) @ self._vocabulary_vectors.T).max(axis=1)
 
+    def calibrate(self) -> Calibration:
+        """A fresh calibration on the lists' "calibration" halves (48 texts encoded)."""
+        lists = self.scope_queries
+        return calibrate(
+            self.scores(lists["in_domain"]["calibration"]),
+            self.scores(lists["off_domain"]["calibration"]),
+        )
+
+    def stored_key(self) -> str:
+        """Where this encoder's calibration is stored: its id and version and the lists'
+        SHA-256, so a changed model or list is never read with an old threshold."""
+        info = self.encoder.info
+        digest = hashlib.sha256(json.dumps(self.scope_queries, sort_keys=True).encode())
+        return f"{info.id} v{info.version} lists {digest.hexdigest()[:16]}"
+
     @cached_property
     def calibration(self) -> Calibration:
-        """Calibrated once per process per encoder version and list (~80 texts encoded)."""
-        lists = self.scope_queries
-        info = self.encoder.info
-        key = (info.id, info.version, json.dumps(lists, sort_keys=True))
+        """The stored calibration of this encoder, version and lists (`scope_calibration.json`,
+        written by `python -m closp_demo.evaluation.scope --store`), else calibrated here once
+        per process (about 0.5-1 s of encoding on a CPU)."""
+        key = self.stored_key()
         if key not in _CALIBRATIONS:
-            _CALIBRATIONS[key] = calibrate(
-                self.scores(lists["in_domain"]["calibration"]),
-                self.scores(lists["off_domain"]["calibration"]),
-            )
+            stored = load_stored_calibrations().get(key)
+            _CALIBRATIONS[key] = Calibration(**stored) if stored else self.calibrate()
         return _CALIBRATIONS[key]
 
     # --- one query -----------------------------------------------------------------------------
