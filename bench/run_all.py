@@ -18,10 +18,12 @@ from pathlib import Path
 from bench.common import BENCHMARKS_MD
 
 # Order: the quick, app-level ones first; the long index run last.
-BENCHES = ("query_latency", "cold_start", "upload_latency", "tile_raster", "index_scale")
+BENCHES = ("query_latency", "cold_start", "browser_latency", "upload_latency", "tile_raster",
+           "index_scale")  # fmt: skip
 TINY: dict[str, list[str]] = {
     "query_latency": ["--queries", "4", "--profile-queries", "2"],
     "cold_start": ["--runs", "1"],
+    "browser_latency": ["--queries", "2", "--warmup", "1"],
     "upload_latency": ["--sizes", "120,300", "--runs", "1"],
     "tile_raster": ["--side", "500"],
     "index_scale": ["--sizes", "1500", "--augment", "1", "--anchors", "40", "--queries", "8",

@@ -71,6 +71,20 @@ def test_index_scale_smoke(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.browser
+def test_browser_latency_smoke(tmp_path):
+    pytest.importorskip("playwright")
+    from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING
+
+    if CHROMIUM is None:
+        pytest.skip(CHROMIUM_MISSING)
+    body = _run("browser_latency", tmp_path)
+    for part in ("queue join", "answer delivered", "every thumbnail loaded", "thumbnail fetches"):
+        assert part in body
+    assert "| **Enter → every thumbnail loaded** |" in body and "| 2 |" in body
+
+
+@pytest.mark.slow
 def test_upload_latency_smoke(tmp_path):
     body = _run("upload_latency", tmp_path)
     assert "| 120 x 120 |" in body and "| 300 x 300 |" in body

@@ -129,8 +129,12 @@ def test_uploads_obey_the_filters(engine):
     row = engine.rows.row(0)
     upload = Result(0, 0.0, "upload:x.tif", row.sensor, "your upload", (), "x.tif", "",
                     row.footprint, "x.webp", origin="your upload")  # fmt: skip
-    overlay = Overlay([OverlayItem(np.asarray(engine.corpus.embeddings[0]), upload)])
-    q = np.asarray(engine.corpus.embeddings[0])
+    # a vector no corpus row is near: the upload (itself) scores 1, every corpus row far less,
+    # so the order does not hang on a float tie
+    q = np.random.default_rng(0).standard_normal(engine.corpus.embeddings.shape[1])
+    q = (q / np.linalg.norm(q)).astype(np.float32)
+    assert np.max(np.asarray(engine.corpus.embeddings) @ q) < 0.9
+    overlay = Overlay([OverlayItem(q, upload)])
     assert engine.search_vector(q, "both", 3, overlay)[0].image_id == "upload:x.tif"
     for f in (
         parse_filters(unlabelled="drop"),
