@@ -65,9 +65,10 @@ def load_stored_calibrations() -> dict[str, dict[str, float]]:
     return json.loads(path.read_text())["calibrations"] if path.is_file() else {}
 
 
-def store_calibration(key: str, calibration: Calibration) -> Path:
-    """Record `calibration` under `key` in the package's `scope_calibration.json`."""
-    path = Path(__file__).with_name(CALIBRATION_FILE)
+def store_calibration(key: str, calibration: Calibration, path: Path | None = None) -> Path:
+    """Record `calibration` under `key` in `path` (default: the package's
+    `scope_calibration.json`), keeping the other entries."""
+    path = path or Path(__file__).with_name(CALIBRATION_FILE)
     data = json.loads(path.read_text()) if path.exists() else {"about": CALIBRATION_ABOUT}
     data.setdefault("calibrations", {})[key] = asdict(calibration)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -3,6 +3,8 @@ real physics encoder)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,8 +12,14 @@ from closp_demo.encoders import create_encoder
 from closp_demo.encoders.base import EncoderInfo, l2_normalise
 from closp_demo.encoders.minilm import shared_minilm
 from closp_demo.encoders.physics import OBSCURED
-from closp_demo.search.reading import QueryReader, calibrate, load_scope_queries
-from tests.helpers.tolerances import VECTOR_ATOL
+from closp_demo.search.reading import (
+    QueryReader,
+    calibrate,
+    load_scope_queries,
+    load_stored_calibrations,
+    store_calibration,
+)
+from tests.helpers.tolerances import SCORE_ATOL, VECTOR_ATOL
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +119,23 @@ def test_any_encoder_gets_nearest_vocabulary_terms():
     assert r.message().startswith("Nearest terms: ")
     flagged = reader.read("a cup of coffee")
     assert not flagged.in_scope and "vocabulary terms only" in flagged.message()
+
+
+def test_the_stored_calibration_is_what_calibrating_afresh_gives(reader):
+    stored = load_stored_calibrations()[reader.stored_key()]
+    fresh = reader.calibrate()
+    assert fresh.threshold == pytest.approx(stored["threshold"], abs=SCORE_ATOL)
+    assert (fresh.false_alarm, fresh.detection) == (stored["false_alarm"], stored["detection"])
+    assert reader.calibration.threshold == stored["threshold"]  # read, not recomputed
+
+
+def test_a_changed_list_is_never_read_with_an_old_threshold(physics, reader, tmp_path):
+    lists = load_scope_queries()
+    lists["off_domain"]["calibration"] = [*lists["off_domain"]["calibration"], "a teapot"]
+    other = QueryReader(physics, lists)
+    assert other.stored_key() != reader.stored_key()
+    assert other.stored_key() not in load_stored_calibrations()
+    path = store_calibration(other.stored_key(), other.calibration, tmp_path / "c.json")
+    store_calibration("x v1 lists 0", other.calibration, path)
+    assert set(json.loads(path.read_text())["calibrations"]) == {
+        other.stored_key(), "x v1 lists 0"}  # fmt: skip
