@@ -31,6 +31,7 @@ from closp_demo.ui.api import (
     export_api,
     filter_fields,
     more_like_this_api,
+    read_query_api,
     rows_of,
 )
 from closp_demo.ui.detail import build_detail, wire_results
@@ -41,6 +42,7 @@ from closp_demo.ui.teach import build_teach
 from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.assets import ASSETS_DIR, read_text_asset
 from closp_demo.views.escape import escape_markdown
+from closp_demo.views.reading import reading_html
 from closp_demo.views.share import read_link
 
 EXAMPLES = [
@@ -64,6 +66,7 @@ MAP_VIEW_BOX_JS = read_text_asset("js/map-view-box.js")
 SHARE_LINK_JS = read_text_asset("js/share-link.js")  # "Copy link": the page's full URL
 PRESENT_JS = read_text_asset("js/present.js")  # the presentation switch toggles a class
 LAYOUT_CSS = ASSETS_DIR / "css" / "layout.css"  # phone layout, presentation mode
+QUERY_READING_CSS = read_text_asset("css/query-reading.css")
 
 
 def status_md(answer: Answer) -> str:
@@ -144,6 +147,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             gr.Examples(EXAMPLES, inputs=query)
             link_note = gr.Markdown(elem_id="link-note")
             status = gr.Markdown()
+            reading = gr.HTML(css_template=QUERY_READING_CSS, elem_id="query-reading")
             with gr.Row(elem_id="results-row"):
                 gallery = gr.Gallery(
                     label="Results (SAR false colour / optical true colour)",
@@ -232,13 +236,22 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
             link = search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, a.ok)
             ids = list(a.table["id"])
-            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, link
+            return (
+                status_md(a),
+                reading_html(a.reading),
+                a.gallery,
+                a.map_html,
+                a.table,
+                ids,
+                a.results,
+                link,
+            )
 
         def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
             a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
             ids = list(a.table["id"])
-            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, ""
+            return status_md(a), "", a.gallery, a.map_html, a.table, ids, a.results, ""
 
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
@@ -248,7 +261,16 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             if not a.ok:
                 return [status_md(a)] + [gr.skip()] * (len(outputs) - 1)
             ids = list(a.table["id"])
-            return status_md(a), a.gallery, a.map_html, a.table, ids, a.results, gr.skip()
+            return (
+                status_md(a),
+                gr.skip(),
+                a.gallery,
+                a.map_html,
+                a.table,
+                ids,
+                a.results,
+                gr.skip(),
+            )
 
         def on_upload(f, s, n, ov):
             a = explorer.upload_search(f, s, int(n), ov)
@@ -283,6 +305,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             return on_search(*args) if runs else [gr.skip()] * len(outputs)
 
         outputs = [status, gallery, map_html, table, shown_ids, shown, share_link]
+        outputs = [status, reading, gallery, map_html, table, shown_ids]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
@@ -309,6 +332,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         )
         copy_btn.click(None, [share_link], [share_link], js=SHARE_LINK_JS, api_name=False)
         present.change(None, [present], None, js=PRESENT_JS, api_name=False)
+        gr.api(read_query_api(explorer), api_name="read_query")
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
         session_btn = gr.Button(visible=False)

@@ -162,7 +162,7 @@ def test_detail_api_hostile_ids_get_a_clear_message(app_url, image_id):
 
 # Every public endpoint, documented in the README's API reference; nothing unnamed or stray.
 PUBLIC_ENDPOINTS = {"/search", "/search_session", "/upload", "/more_like_this", "/detail",
-                    "/heatmap", "/export"}  # fmt: skip
+                    "/heatmap", "/export", "/read_query"}  # fmt: skip
 
 
 def test_api_lists_only_the_documented_endpoints(app_url):
@@ -229,3 +229,16 @@ def test_export_api_writes_csv_geojson_and_zip(app_url):
         assert sum(n.startswith("thumbnails/") for n in zf.namelist()) == 5
     with pytest.raises(Exception, match="Unknown export format"):
         client.predict(*search, "<b>xlsx</b>", api_name="/export")
+
+
+def test_read_query_says_how_the_model_read_it(app_url):
+    client = Client(app_url, verbose=False)
+    lake = client.predict("a lake", api_name="/read_query")
+    assert lake["in_scope"] is True and max(lake["classes"], key=lake["classes"].get) == "Water"
+    assert lake["message"].startswith("Read as") and len(lake["nearest_terms"]) == 3
+    odd = client.predict("airport runway", api_name="/read_query")
+    assert odd["in_scope"] is False and odd["scope_score"] < odd["threshold"]
+    assert "outside what the model can see" in odd["message"]
+    with pytest.raises(Exception, match="Type a description"):
+        client.predict("  ", api_name="/read_query")
+    assert len(client.predict("forest", "S2", 3, api_name="/search")) == 3  # /search unchanged

@@ -21,6 +21,7 @@ from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
     IMG_LOADED_JS,
+    THUMB,
     block_labelled,
     count,
     map_frame,
@@ -196,4 +197,22 @@ def test_map_click_sets_the_place_and_the_search_uses_it(page):
     assert km and max(km) <= 6000
     frame = map_frame(page, len(km))
     assert count(frame, ".closp-place-radius") == 1
+    not_pwned(page)
+
+
+def test_query_reading_bar_and_warning_sit_above_the_results(page):
+    search(page, "airport runway")
+    wait_for_gallery(page, MIN_THUMBS)
+    box = page.locator("#query-reading .qr")
+    box.wait_for()
+    assert box.get_attribute("data-in-scope") == "no"
+    warning = page.locator("#query-reading .qr-warn").inner_text()
+    assert "outside what the model can see" in warning and "airport runway" in warning
+    assert count(page, "#query-reading .qr-seg") >= 3
+    bar_bottom = page.locator("#query-reading .qr-bar").bounding_box()
+    first_thumb = panel(page).locator(THUMB).first.bounding_box()
+    assert bar_bottom["y"] + bar_bottom["height"] <= first_thumb["y"]
+    search(page, "the sea")
+    page.locator("#query-reading .qr[data-in-scope='yes']").wait_for()
+    assert count(page, "#query-reading .qr-warn") == 0
     not_pwned(page)

@@ -133,3 +133,12 @@ def test_export_bench_smoke(tmp_path):
     assert export.main(["--k", "5", "--runs", "1", "--benchmarks", str(out)]) == 0
     body = _section(out, "export")
     assert "python -m bench.export " in body and "| zip | 5 |" in body
+
+
+def test_query_reading_smoke(tmp_path):
+    from bench import query_reading
+
+    out = tmp_path / "B.md"
+    assert query_reading.main(["--repeats", "1", "--benchmarks", str(out)]) == 0
+    text = out.read_text()
+    assert "<!-- query-reading:start -->" in text and "read_and_embed - encode_text" in text

@@ -5,6 +5,13 @@ red-edge and moisture ratios, snow handling and a built-up test for Sentinel-2; 
 VV-VH depolarisation, point targets and speckle texture for Sentinel-1); an image's class
 fractions (shares of its valid pixels) become presence scores s_c = (f_c + eps)^gamma.
 
+Version 4: Sentinel-2 pixels the ground does not show through (cloud, haze, cloud shadow;
+`physics_sky.py`) form their own class, OBSCURED, found by queries such as "cloudy image" or
+"hazy"; every land class is measured on what remains, and its presence is weighed by the clear
+share f = f_c (1 - f_obscured), so a partly obscured view ranks below a clear one. Sentinel-1
+sees through clouds: its obscured share is 0. Burned area needs SWIR2 (char keeps it; dark water
+and shadow do not).
+
 Both sides live in the 384-d all-MiniLM-L6-v2 space, in the span of the class prototypes t_c
 (MiniLM embeddings of class descriptions):
 - a text is read as a land-cover distribution p(c|q) = softmax(cos(q, t_c) / tau) and embedded
@@ -42,10 +49,21 @@ import numpy as np
 
 from closp_demo.encoders.base import EncoderInfo, Evidence, l2_normalise
 from closp_demo.encoders.minilm import Backend, MiniLMText, shared_minilm
+from closp_demo.encoders.physics_ops import (
+    above,
+    below,
+    box_mean,
+    local_std,
+    masked_mean,
+    masked_median,
+    norm_diff,
+)
+from closp_demo.encoders.physics_single_pol import without_vh
+from closp_demo.encoders.physics_sky import cloud_and_haze, cloud_shadow
 from closp_demo.sensors import S2_BANDS, S2_SCALE, Sensor
 
 PHYSICS_ID = "physics-minilm"
-PHYSICS_VERSION = "3"
+PHYSICS_VERSION = "4"
 
 
 def load_rules() -> dict:
@@ -53,57 +71,10 @@ def load_rules() -> dict:
     return json.loads(text)
 
 
-def _above(x: np.ndarray, threshold: float, width: float) -> np.ndarray:
-    """Soft x > threshold: 0.5 at the threshold, ~0.95 one `width` beyond (logistic)."""
-    # tanh form of the logistic 1 / (1 + exp(-3 (x - t) / w)): no overflow far from t
-    return 0.5 * (1.0 + np.tanh(1.5 * (x - threshold) / width))
-
-
-def _below(x: np.ndarray, threshold: float, width: float) -> np.ndarray:
-    return 1.0 - _above(x, threshold, width)
-
-
-def _norm_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a - b) / np.maximum(a + b, 1e-6)
-
-
-def _box_mean(x: np.ndarray, size: int) -> np.ndarray:
-    """Mean over a size x size window (edge-padded) on the last two axes, via summed areas."""
-    pad = size // 2
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(pad, pad), (pad, pad)], mode="edge")
-    c = np.cumsum(np.cumsum(xp, axis=-1), axis=-2)
-    c = np.pad(c, [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)])
-    s = (
-        c[..., size:, size:]
-        - c[..., :-size, size:]
-        - c[..., size:, :-size]
-        + c[..., :-size, :-size]
-    )
-    return s / (size * size)
-
-
-def _local_std(x: np.ndarray, size: int = 5) -> np.ndarray:
-    m = _box_mean(x, size)
-    return np.sqrt(np.maximum(_box_mean(x * x, size) - m * m, 0.0))
-
-
-def _without_vh(
-    member: dict[str, np.ndarray], no_vh: np.ndarray, calm_vv: np.ndarray, built: np.ndarray,
-    fields: np.ndarray,
-) -> dict[str, np.ndarray]:  # fmt: skip
-    """Memberships for images without VH (`no_vh`, per image): only the VV rules."""
-    water = calm_vv * (1 - built)
-    land = (1 - water) * (1 - built)
-    zero = np.zeros_like(water)
-    vv_only = {
-        "Water": water, "Trees": zero, "Grass": land * (1 - fields), "Crops": land * fields,
-        "Shrub and Scrub": zero, "Built": built, "Bare": zero, "Flooded Vegetation": zero,
-    }  # fmt: skip
-    pick = no_vh[:, None, None]
-    return {k: np.where(pick, vv_only[k], v) for k, v in member.items()}
-
-
 PRESENCE_EPS = 1e-3
+# The class a Sentinel-2 pixel falls in when cloud, haze or cloud shadow hides the ground. Radar
+# sees through clouds: Sentinel-1 evidence never carries it (its fraction is always 0).
+OBSCURED = "Cloud/haze (view obscured)"
 
 
 def _dual_frame(prototypes: np.ndarray, gamma: float) -> tuple[np.ndarray, float, np.ndarray]:
@@ -119,12 +90,6 @@ def _dual_frame(prototypes: np.ndarray, gamma: float) -> tuple[np.ndarray, float
     free = seed - (seed @ prototypes.T) @ dual  # remove the span of the prototypes
     q, _ = np.linalg.qr(free.T)
     return dual.astype(np.float64), radius, q.T.astype(np.float64)
-
-
-def _masked_mean(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per-image weighted mean over pixels: (N,H,W) -> (N,)."""
-    total = weight.sum(axis=(-2, -1))
-    return (x * weight).sum(axis=(-2, -1)) / np.maximum(total, 1e-6)
 
 
 class PhysicsEncoder:
@@ -147,6 +112,7 @@ class PhysicsEncoder:
         self.gamma = float(self.rules["presence_gamma"])
         self.tau = float(self.rules["query_temperature"])
         self.prototypes = self._class_prototypes()
+        self._obscured = self.classes.index(OBSCURED)
         self.dual, self.radius, self.orthogonal = _dual_frame(self.prototypes, self.gamma)
         self.info = EncoderInfo(
             id=PHYSICS_ID,
@@ -163,13 +129,18 @@ class PhysicsEncoder:
 
     def _class_prototypes(self) -> np.ndarray:
         descriptions = self.rules["class_descriptions"]
-        return l2_normalise(
-            np.stack([self.text.encode(descriptions[c]).mean(axis=0) for c in self.classes])
-        )
+        vectors = [self.text.encode(descriptions[c]) for c in self.classes]
+        # every description's own vector, class by class (the query reading's vocabulary)
+        self.description_vectors = np.concatenate(vectors)
+        return l2_normalise(np.stack([v.mean(axis=0) for v in vectors]))
 
     # --- the Encoder interface -------------------------------------------------------------
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed_class_distribution(self.query_classes(self.text.encode(texts)))
+        return self.embed_class_distribution(self.query_classes(self.text_vectors(texts)))
+
+    def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """The raw MiniLM vectors queries are read from (closp_demo.search.reading)."""
+        return self.text.encode(texts)
 
     def encode_images(self, images: np.ndarray, sensor: Sensor) -> np.ndarray:
         fractions, _ = self.class_fractions(images, sensor)
@@ -201,7 +172,13 @@ class PhysicsEncoder:
     def presence(self, fractions: np.ndarray) -> np.ndarray:
         # gamma < 1 lifts small fractions: a patch with a 3 % lake still "has water" (labels mark
         # presence, not dominance).
-        return np.power(np.clip(fractions, 0.0, 1.0) + PRESENCE_EPS, self.gamma)
+        f = np.clip(fractions, 0.0, 1.0)
+        # A partly obscured view ranks below a clear one showing the same ground: land evidence
+        # is weighed by the share of the image the ground shows through (1 for Sentinel-1).
+        clear = 1.0 - f[:, self._obscured]
+        land = np.arange(f.shape[1]) != self._obscured
+        f = np.where(land, f * clear[:, None], f)
+        return np.power(f + PRESENCE_EPS, self.gamma)
 
     def embed_fractions(self, fractions: np.ndarray) -> np.ndarray:
         s = self.presence(fractions)
@@ -263,7 +240,7 @@ class PhysicsEncoder:
         fractions = np.zeros((len(images), len(self.classes)), dtype=np.float32)
         for j, name in enumerate(self.classes):
             if name in member:
-                fractions[:, j] = _masked_mean(member[name], weight)
+                fractions[:, j] = masked_mean(member[name], weight)
         return fractions, measures
 
     def _s2_memberships(self, images: np.ndarray):
@@ -277,63 +254,75 @@ class PhysicsEncoder:
         band = {name: x[:, i] for i, name in enumerate(S2_BANDS)}
         blue, green, red, nir = band["B02"], band["B03"], band["B04"], band["B08"]
         swir1, swir2 = band["B11"], band["B12"]
-        ndvi = _norm_diff(nir, red)
-        mndwi = _norm_diff(green, swir1)  # also the snow index NDSI
-        ndwi = _norm_diff(green, nir)
-        ndbi = _norm_diff(swir1, nir)
-        nbr = _norm_diff(nir, swir2)
+        ndvi = norm_diff(nir, red)
+        mndwi = norm_diff(green, swir1)  # also the snow index NDSI
+        ndwi = norm_diff(green, nir)
+        ndbi = norm_diff(swir1, nir)
+        nbr = norm_diff(nir, swir2)
         # Ratios, not reflectances, where illumination varies (low winter sun, shaded slopes):
         # moisture stress index and the red-edge chlorophyll ratio.
         msi = swir1 / np.maximum(nir, 1e-3)
         red_edge = band["B07"] / np.maximum(band["B05"], 1e-3)
 
-        cloud = _above(blue, r["cloud"]["blue_min"], w) * _above(swir1, r["cloud"]["swir1_min"], w)
-        clear = 1.0 - cloud
+        # What the ground does not show through (physics_sky): cloud and haze, cloud shadow.
+        haze, sky = cloud_and_haze(band, r)
         rw = r["water"]
-        # Water absorbs NIR: a dark pixel with NDVI well above 0 is vegetation or shade.
-        water = (
-            _above(mndwi, rw["mndwi_min"], 0.1)
-            * _below(nir, rw["nir_max"], w)
-            * _below(ndvi, rw["ndvi_max"], 0.1)
-            * clear
+        # Water absorbs NIR: a dark pixel with NDVI well above 0 is vegetation or shade. Deep
+        # clear water can be black in every band past green (indices are then noise): nothing
+        # else is that dark in both NIR and SWIR1.
+        black = below(nir, rw["black_max"], 0.005) * below(swir1, rw["black_max"], 0.005)
+        open_water = np.maximum(
+            above(mndwi, rw["mndwi_min"], 0.1)
+            * below(nir, rw["nir_max"], w)
+            * below(ndvi, rw["ndvi_max"], 0.1),
+            black,
         )
+        shadow = cloud_shadow(band, open_water, haze, validf, r)
+        obscured = haze + shadow  # shadow excludes haze: at most 1
+        clear = 1.0 - obscured
+        water = open_water * clear
         snowy, open_snow, canopy_snow, sparse_snow, snow_scene = self._s2_snow(
             mndwi, green, water, clear, validf
         )
         dry = (1 - water) * (1 - snowy) * clear
-        veg = _above(ndvi, r["vegetation_ndvi"], 0.1) * dry
+        veg = above(ndvi, r["vegetation_ndvi"], 0.1) * dry
         # Sparse woody vegetation (heath, sclerophyllous scrub, regrowth): soil and wood show
         # through, so SWIR is high against NIR and the red edge is weak for a green canopy.
         rsh = r["shrub"]
-        woody = _above(msi, rsh["msi_min"], 0.1) * _below(red_edge, rsh["red_edge_max"], 0.3)
+        woody = above(msi, rsh["msi_min"], 0.1) * below(red_edge, rsh["red_edge_max"], 0.3)
         rt = r["trees"]
-        dark = _below(swir1, rt["swir1_max"], w) * _below(red, rt["red_max"], 0.01)
+        dark = below(swir1, rt["swir1_max"], w) * below(red, rt["red_max"], 0.01)
         trees = veg * (1 - woody) * dark
         herbaceous = veg * (1 - woody) * (1 - dark)
         # Field mosaics: NDVI varies across field boundaries; pastures and meadows are smoother.
-        fields = _above(_local_std(ndvi, 5), r["crops_texture_min"], 0.03)
+        fields = above(local_std(ndvi, 5), r["crops_texture_min"], 0.03)
         # Partly green, non-woody land: sown, ripening, harvested or dormant fields (in Europe's
         # open land, mostly arable).
         lo, hi = r["sparse_ndvi"]
-        sparse = _above(ndvi, lo, 0.1) * _below(ndvi, hi, 0.1) * dry
+        sparse = above(ndvi, lo, 0.1) * below(ndvi, hi, 0.1) * dry
         built = self._s2_built(ndvi, ndbi, mndwi, blue, nir, swir1, dry)
-        bare = (
-            _below(ndvi, r["bare"]["ndvi_max"], 0.1)
-            * _above(swir1, r["bare"]["swir1_min"], w)
-            * (1 - built)
+        rbu = r["burned"]
+        # Char is dark in NIR but keeps SWIR2 (the dry, hot scar): water, shadow and dark wet
+        # soil are dark in SWIR2 too, a negative NBR there is noise on two small numbers.
+        burned = (
+            below(nbr, rbu["nbr_max"], 0.1)
+            * below(ndvi, rbu["ndvi_max"], 0.1)
+            * below(nir, rbu["nir_max"], w)
+            * above(swir2, rbu["swir2_min"], rbu["swir2_width"])
             * dry
         )
-        burned = (
-            _below(nbr, r["burned"]["nbr_max"], 0.1)
-            * _below(ndvi, r["burned"]["ndvi_max"], 0.1)
-            * _below(nir, r["burned"]["nir_max"], w)
+        bare = (
+            below(ndvi, r["bare"]["ndvi_max"], 0.1)
+            * above(swir1, r["bare"]["swir1_min"], w)
+            * (1 - built)
+            * (1 - burned)  # char is burned ground, not bare ground
             * dry
         )
         wv = r["wet_vegetation"]
         flooded = (
-            _above(ndvi, wv["ndvi"][0], 0.1)
-            * _below(ndvi, wv["ndvi"][1], 0.1)
-            * _above(ndwi, wv["ndwi_min"], 0.1)
+            above(ndvi, wv["ndvi"][0], 0.1)
+            * below(ndvi, wv["ndvi"][1], 0.1)
+            * above(ndwi, wv["ndwi_min"], 0.1)
             * clear
             * (1 - water)
             * (1 - snowy)
@@ -349,24 +338,27 @@ class PhysicsEncoder:
             "Snow and Ice": open_snow,
             "Burned Area": burned,
             "Flooded Vegetation": flooded,
+            # Its own class, so a hazy tile says so and its land classes shrink by as much.
+            OBSCURED: obscured,
         }
-        # Clouds hide the ground: fractions are of the clear, valid pixels.
-        weight = valid * clear
         vegf = veg * validf
         measures = {
-            "NDVI": _masked_mean(ndvi, validf),
-            "MNDWI": _masked_mean(mndwi, validf),
-            "NDBI": _masked_mean(ndbi, validf),
-            "vegetation cover": _masked_mean(veg, validf),
+            "NDVI": masked_mean(ndvi, validf),
+            "MNDWI": masked_mean(mndwi, validf),
+            "NDBI": masked_mean(ndbi, validf),
+            "vegetation cover": masked_mean(veg, validf),
             # over vegetated pixels (0 without any): what tells shrub from forest and grass
-            "SWIR1/NIR (veg.)": _masked_mean(msi, vegf),
-            "red edge B07/B05 (veg.)": _masked_mean(red_edge, vegf),
-            "snow cover": _masked_mean(snowy, validf),
+            "SWIR1/NIR (veg.)": masked_mean(msi, vegf),
+            "red edge B07/B05 (veg.)": masked_mean(red_edge, vegf),
+            "snow cover": masked_mean(snowy, validf),
             "snow scene": snow_scene,
-            "cloud fraction": _masked_mean(cloud, validf),
+            "cloud/haze cover": masked_mean(haze, validf),
+            "cloud shadow": masked_mean(shadow, validf),
+            "haze index HOT": masked_mean(sky["hot"], validf),
+            "B09/B8A median": masked_median(sky["vapour"], valid),
             "valid fraction": validf.mean(axis=(-2, -1)),
         }
-        return member, weight.astype(np.float32), measures
+        return member, validf, measures
 
     def _s2_snow(
         self,
@@ -379,17 +371,17 @@ class PhysicsEncoder:
         """Snow signal and what stands above it: (snowy, open, under canopy, under sparse
         woody cover, per-image snow-scene flag)."""
         rs = self.rules["s2"]["snow"]
-        signal = _above(ndsi, rs["ndsi_min"], 0.1) * (1 - water) * clear
-        open_share = _above(green, rs["open_green_min"], 0.05)
+        signal = above(ndsi, rs["ndsi_min"], 0.1) * (1 - water) * clear
+        open_share = above(green, rs["open_green_min"], 0.05)
         # Snow is regional: a dark pixel with a snow-like NDSI is canopy over snow only in a
         # scene where open snow shows as well; elsewhere it is a wet or shaded surface, left
         # to the other rules, and only bright pixels count as snow.
-        scene = _above(_masked_mean(signal * open_share, validf), rs["scene_min"], 0.02)
+        scene = above(masked_mean(signal * open_share, validf), rs["scene_min"], 0.02)
         in_scene = scene[:, None, None]
-        snowy = signal * np.maximum(in_scene, _above(green, rs["green_min"], 0.05))
+        snowy = signal * np.maximum(in_scene, above(green, rs["green_min"], 0.05))
         # Trees stand above the snow and darken the pixel; open snow (fields, frozen lakes,
         # bogs) hides the land cover; in between, sparse trees or shrubs.
-        canopy_share = _below(green, rs["canopy_green_max"], 0.05)
+        canopy_share = below(green, rs["canopy_green_max"], 0.05)
         between = np.clip(1 - open_share - canopy_share, 0.0, 1.0)
         canopy = snowy * in_scene * canopy_share
         sparse = snowy * in_scene * between
@@ -411,13 +403,13 @@ class PhysicsEncoder:
         w = self.rules["s2"]["sharpness"]
         flat = blue / np.maximum(swir1, 1e-3)
         return (
-            _below(ndvi, rb["ndvi_max"], 0.1)
-            * _above(flat, rb["blue_swir1_min"], 0.1)
-            * _above(_local_std(nir, 3), rb["texture_min"], 0.01)
-            * _above(nir, rb["nir_min"], w)
-            * _below(blue, rb["blue_max"], w)
-            * _above(ndbi, rb["ndbi_min"], 0.05)
-            * _below(mndwi, rb["mndwi_max"], 0.05)
+            below(ndvi, rb["ndvi_max"], 0.1)
+            * above(flat, rb["blue_swir1_min"], 0.1)
+            * above(local_std(nir, 3), rb["texture_min"], 0.01)
+            * above(nir, rb["nir_min"], w)
+            * below(blue, rb["blue_max"], w)
+            * above(ndbi, rb["ndbi_min"], 0.05)
+            * below(mndwi, rb["mndwi_max"], 0.05)
             * dry
         )
 
@@ -434,45 +426,45 @@ class PhysicsEncoder:
         db = np.nan_to_num(images, nan=-30.0, posinf=-30.0, neginf=-30.0)
         # Boxcar speckle filter in linear power (averaging dB would bias low), back to dB.
         power = np.power(10.0, db / 10.0)
-        smooth = 10.0 * np.log10(np.maximum(_box_mean(power, 3), 1e-6))
+        smooth = 10.0 * np.log10(np.maximum(box_mean(power, 3), 1e-6))
         vv, vh = smooth[:, 0], smooth[:, 1]
         ratio = vv - vh
-        texture = _local_std(db[:, 0], 5)
+        texture = local_std(db[:, 0], 5)
 
         rw = r["water"]
-        calm = _below(vv, rw["vv_max"], w) * _below(vh, rw["vh_max"], w)
+        calm = below(vv, rw["vv_max"], w) * below(vh, rw["vh_max"], w)
         # Wind roughens open water and lifts VV, but the cross-polarised return stays near the
         # noise floor: very low VH marks rough water.
-        rough = _below(vh, rw["rough_vh_max"], w) * _below(vv, rw["rough_vv_max"], w)
+        rough = below(vh, rw["rough_vh_max"], w) * below(vv, rw["rough_vv_max"], w)
         water = 1 - (1 - calm) * (1 - rough)
         # Double-bounce point targets (walls + ground) are single bright pixels: read them on
         # the unfiltered VV, where the speckle filter has not averaged them away, and ask that
         # they stand out from their surroundings (slopes facing the radar are bright too, but
         # over whole hillsides).
         rb = r["built"]
-        background = 10.0 * np.log10(np.maximum(_box_mean(power[:, 0], rb["window"]), 1e-6))
+        background = 10.0 * np.log10(np.maximum(box_mean(power[:, 0], rb["window"]), 1e-6))
         contrast = db[:, 0] - background
-        built = _above(db[:, 0], rb["vv_min"], w) * _above(contrast, rb["contrast_min"], w)
+        built = above(db[:, 0], rb["vv_min"], w) * above(contrast, rb["contrast_min"], w)
         land = (1 - water) * (1 - built)
         # Volume scattering from canopies: strong VH, VV-VH around 6 dB.
         rt = r["trees"]
-        trees = _above(vh, rt["vh_min"], w) * _below(ratio, rt["ratio_max"], w) * land
+        trees = above(vh, rt["vh_min"], w) * below(ratio, rt["ratio_max"], w) * land
         open_land = land - trees
         # Surface scattering (tilled soil, crop rows, stubble) lifts VV over VH: in Europe's
         # open land mostly fields; with very low VH, bare ground.
-        surface = _above(ratio, r["surface_ratio_min"], w)
-        bare = surface * _below(vh, r["bare"]["vh_max"], w)
-        fields = _above(texture, r["texture_crops_min"], 0.5)
+        surface = above(ratio, r["surface_ratio_min"], w)
+        bare = surface * below(vh, r["bare"]["vh_max"], w)
+        fields = above(texture, r["texture_crops_min"], 0.5)
         herbaceous = (1 - surface) * (1 - fields)
         # Shrubs scatter between short vegetation and forest: upper VH of open vegetation.
-        shrubby = _above(vh, r["shrub_vh_min"], w)
+        shrubby = above(vh, r["shrub_vh_min"], w)
         rf = r["flooded_vegetation"]
         # Two wetland signatures: stems standing in water (double bounce: bright VV, high
         # VV-VH) and marsh or bog (wet surface, sparse plants: darker than dry open land,
         # brighter than open water). An overlay, not taken from the other classes: no train
         # patch carries the class, so this rule is untested and must not move the others.
-        stems = _above(vv, rf["vv_min"], w) * _above(ratio, rf["ratio_min"], w) * (1 - built)
-        marsh = open_land * _below(vh, rf["marsh_vh_max"], w) * _below(vv, rf["marsh_vv_max"], w)
+        stems = above(vv, rf["vv_min"], w) * above(ratio, rf["ratio_min"], w) * (1 - built)
+        marsh = open_land * below(vh, rf["marsh_vh_max"], w) * below(vv, rf["marsh_vv_max"], w)
         member = {
             "Water": water,
             "Trees": trees,
@@ -484,21 +476,17 @@ class PhysicsEncoder:
             "Flooded Vegetation": 1 - (1 - stems) * (1 - marsh),
         }
         if not has_vh.all():
-            member = _without_vh(member, ~has_vh, calm_vv=_below(vv, rw["vv_max"], w),
+            member = without_vh(member, ~has_vh, calm_vv=below(vv, rw["vv_max"], w),
                                  built=built, fields=fields)  # fmt: skip
             ratio = np.where(has_vh[:, None, None], ratio, np.nan)
             vh = np.where(has_vh[:, None, None], vh, np.nan)
         measures = {
-            "VV median dB": np.array(
-                [np.median(v[m]) if m.any() else np.nan for v, m in zip(vv, valid, strict=True)]
-            ),
-            "VH median dB": np.array(
-                [np.median(v[m]) if m.any() else np.nan for v, m in zip(vh, valid, strict=True)]
-            ),
-            "VV-VH dB": _masked_mean(ratio, validf),
-            "VV texture dB": _masked_mean(texture, validf),
+            "VV median dB": masked_median(vv, valid),
+            "VH median dB": masked_median(vh, valid),
+            "VV-VH dB": masked_mean(ratio, validf),
+            "VV texture dB": masked_mean(texture, validf),
             # share of pixels that are bright, isolated VV point targets (buildings, pylons)
-            "VV point targets": _masked_mean(built, validf),
+            "VV point targets": masked_mean(built, validf),
             "valid fraction": validf.mean(axis=(-2, -1)),
         }
         return member, validf, measures

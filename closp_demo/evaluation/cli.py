@@ -10,7 +10,8 @@ expectations, see `closp_demo/evaluation/baselines.py`), and measures cross-sens
 S1/S2 pairs. `--split` restricts the judged images to dataset splits (the physics rules were looked
 at on BigEarthNet `train` only; report the others). `--per-query` adds per-query nDCG tables
 (model, random expectation, presence oracle, number of relevant images); bare, it lists the
-class-name queries.
+class-name queries. `--relevance binary` scores label presence instead of graded label shares
+(written to its own section, beside the graded one).
 
     python -m closp_demo.evaluation --corpus precomputed-clm --qrels /data/crisislandmark
 
@@ -58,10 +59,12 @@ def _judged_rows(
 def evaluate_loaded(
     corpus: Corpus, encoder: Encoder, source: str | None = None,
     splits: list[str] | None = None, queries_kind: str = "all", per_query: str | None = None,
+    relevance: str = "graded",
 ) -> tuple[str, EvaluationResult | None]:  # fmt: skip
     """Markdown report + result for the labelled images of a loaded corpus (None if none).
 
     `per_query`: None for no per-query table, else a query kind ("class", "paraphrase") or "all".
+    `relevance`: "graded" (share of an image's labels) or "binary" (carries a query class).
     """
     meta = corpus.metadata
     rows = _judged_rows(meta, (meta["labels"] != "").to_numpy(), source, splits)
@@ -72,8 +75,9 @@ def evaluate_loaded(
     sensors = meta["sensor"].iloc[rows].tolist()
     queries = load_queries(queries_kind)
     result = run_evaluation(
-        encoder.encode_text([q.text for q in queries]), vectors, labels, sensors, queries
-    )
+        encoder.encode_text([q.text for q in queries]), vectors, labels, sensors, queries,
+        relevance=relevance,
+    )  # fmt: skip
     twins = cross_sensor.twin_recall(vectors, sensors, meta["group"].iloc[rows].tolist())
     scope = f"source={source or 'all'}, split={','.join(splits) if splits else 'all'}"
     report = result.to_markdown(per_query=per_query or False)
@@ -137,13 +141,13 @@ def evaluate_qrels(
 def evaluate_corpus(
     corpus_dir: Path, encoder_name: str | None, source: str | None, splits: list[str] | None,
     queries_kind: str = "all", per_query: str | None = None, qrels: Path | None = None,
-    qrels_split: str | None = None,
+    qrels_split: str | None = None, relevance: str = "graded",
 ) -> tuple[str, EvaluationResult | None]:  # fmt: skip
     corpus = load_corpus(corpus_dir, verify_checksums=False)
     encoder = create_encoder(encoder_name or corpus.encoder_id)
     if qrels is not None:
         return evaluate_qrels(corpus, encoder, qrels, qrels_split, source, splits)
-    return evaluate_loaded(corpus, encoder, source, splits, queries_kind, per_query)
+    return evaluate_loaded(corpus, encoder, source, splits, queries_kind, per_query, relevance)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,13 +174,18 @@ def main(argv: list[str] | None = None) -> int:
         help="CrisisLandMark folder with queries.jsonl + qrels/: score its queries per query",
     )  # fmt: skip
     parser.add_argument("--qrels-split", default=None, help="qrels/<split>.tsv (default: test)")
+    parser.add_argument(
+        "--relevance", default="graded", choices=["graded", "binary"],
+        help="label-derived gains: graded (share of an image's labels, default) or binary "
+        "(the image carries a query class; the presence oracle then scores 1)",
+    )  # fmt: skip
     parser.add_argument("--write", type=Path, default=None, help="Markdown file to update")
     args = parser.parse_args(argv)
     splits = args.split.split(",") if args.split else None
     try:
         text, _ = evaluate_corpus(
             args.corpus, args.encoder, args.source, splits, args.queries, args.per_query,
-            args.qrels, args.qrels_split,
+            args.qrels, args.qrels_split, args.relevance,
         )  # fmt: skip
     except (QrelsFormatError, CorpusError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -188,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     print(body)
     if args.write:
         parts = [args.source or "all", args.split or "all", "qrels" if args.qrels else ""]
+        if args.relevance != "graded" and not args.qrels:
+            parts.append(args.relevance)  # its own section beside the graded one
         name = "eval-" + "-".join(filter(None, parts))
         replace_section(args.write, name.replace(",", "+"), body)
     return 0

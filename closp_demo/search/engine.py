@@ -29,6 +29,7 @@ from closp_demo.search.grouping import (
     scene_of,
 )
 from closp_demo.search.places import rank_near
+from closp_demo.search.reading import QueryReader, QueryReading
 from closp_demo.sensors import Sensor
 
 MAX_QUERY_CHARS = 300
@@ -144,6 +145,7 @@ class SearchEngine:
         self.rows = corpus.rows
         self._filter_columns: FilterColumns | None = None
         self._masks: dict[Filters, np.ndarray] = {}
+        self.reader = QueryReader(encoder)  # vocabulary and threshold computed on first use
 
     # --- metadata filters ----------------------------------------------------------------------
     def filter_columns(self) -> FilterColumns:
@@ -268,14 +270,27 @@ class SearchEngine:
         self, text: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
         place: Place | None = None, filters: Filters | None = None, group: bool = False,
     ) -> tuple[list[Result], dict[str, float]]:  # fmt: skip
+        results, timings, _ = self.search_text_read(text, sensor, k, overlay, place, filters, group)
+        return results, timings
+
+    def read_query(self, text: str) -> QueryReading:
+        """How the model reads `text` (closp_demo.search.reading), without searching."""
+        return self.reader.read(clean_query(text))
+
+    def search_text_read(
+        self, text: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
+        place: Place | None = None, filters: Filters | None = None, group: bool = False,
+    ) -> tuple[list[Result], dict[str, float], QueryReading]:  # fmt: skip
+        """`search_text` and the query's reading; the text is encoded once for both."""
         text = clean_query(text)
         t0 = time.perf_counter()
-        query = self.place_query(self.encoder.encode_text([text])[0], place)
+        vector, reading = self.reader.read_and_embed(text)
+        query = self.place_query(vector, place)
         t1 = time.perf_counter()
         blended = self.blends_location(place)
         results = self.search_vector(query, sensor, k, overlay, place, not blended, filters, group)
         t2 = time.perf_counter()
-        return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}
+        return results, {"encode_ms": (t1 - t0) * 1e3, "search_ms": (t2 - t1) * 1e3}, reading
 
     def row_of(self, image_id: str) -> int:
         """The corpus row of an image id; QueryError if the corpus has no such image."""

@@ -35,6 +35,7 @@ from closp_demo.search.engine import (
 from closp_demo.search.expand import expand_scene
 from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
+from closp_demo.search.reading import QueryReading
 from closp_demo.service.detail import DetailViews
 from closp_demo.service.inputs import upload_paths
 from closp_demo.settings import Settings, refuse
@@ -62,6 +63,7 @@ class Answer:
     preview: object | None = None  # RGB array of an uploaded scene
     notes: list[str] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)  # what was shown, for an export
+    reading: QueryReading | None = None  # how the model read a text query
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Explorer(DetailViews):
             sys.modules["torch"].set_num_threads(settings.torch_threads)
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
         self.engine = SearchEngine(self.corpus, self.encoder)
+        self.engine.reader.calibration  # noqa: B018  # the out-of-scope threshold, before queries
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
         self.static_paths = [ASSETS_DIR, self.corpus.root]
         # Upload previews shown in a session's gallery; not a static path (not publicly served).
@@ -169,7 +172,7 @@ class Explorer(DetailViews):
         `filters`: metadata filters applied inside the search; `group`: one result per scene."""
         t0 = time.perf_counter()
         try:
-            results, timings = self.engine.search_text(
+            results, timings, reading = self.engine.search_text_read(
                 query, sensor, k, overlay, place, filters, group
             )
         except (QueryError, PlaceError, FilterError) as err:
@@ -188,7 +191,13 @@ class Explorer(DetailViews):
             message += ", one per scene"
         if not results and place is not None and place.mode == "within":
             message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
-        return Answer(gallery, map_html, table, message, True, timings, results=results)
+        return Answer(gallery, map_html, table, message, True, timings, results=results,
+                      reading=reading)  # fmt: skip
+
+    def read_query(self, query: str) -> dict:
+        """How the model reads `query`: p(c|q) (physics baseline), nearest vocabulary terms,
+        and the out-of-scope decision (closp_demo.search.reading); QueryError on a bad query."""
+        return self.engine.read_query(query).to_dict()
 
     def text_search_near(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,

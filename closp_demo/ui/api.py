@@ -68,6 +68,20 @@ def more_like_this_api(explorer: Explorer):
     return more_like_this
 
 
+def read_query_api(explorer: Explorer):
+    def read_query(query: str) -> dict:
+        """How the model reads `query`: in_scope (false when the query lies outside what the
+        model can see), scope_score and its calibrated threshold, classes (p(c|q) of the
+        physics baseline; empty for other encoders), nearest_terms (vocabulary term, cosine),
+        message (one line, as shown above the results) and notes."""
+        try:
+            return explorer.read_query(query)
+        except QueryError as err:
+            raise gr.Error(str(err)) from None
+
+    return read_query
+
+
 def detail_api(explorer: Explorer):
     def detail(image_id: str, query: str = "") -> tuple[dict, list[str]]:
         """One corpus image as the detail view opens it: its facts, the other-sensor

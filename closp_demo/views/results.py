@@ -23,6 +23,8 @@ TABLE_COLUMNS = ["rank", "score", "sensor", "labels", "place", "date", "source",
 PLACE_COLUMN = "km from place"
 SCENE_COLUMN = "more from this scene"
 UPLOAD_ORIGIN = "your upload"  # `Result.origin` and source of a session's upload
+# Sentinel-1 evidence never carries the cloud/haze class (closp_demo.encoders.physics): said so
+RADAR_CLOUDS = "unaffected: radar sees through cloud and haze"
 
 
 def upload_result(scene: UploadedScene, thumbnail: str) -> Result:
@@ -110,6 +112,8 @@ def map_item(result: Result, thumbnail_url: Callable[[str], str | None]) -> MapI
     }
     if evidence_summary(r):
         details["evidence"] = evidence_summary(r)
+    if r.sensor == "S1":
+        details["clouds"] = RADAR_CLOUDS
     return MapItem(
         item_id=r.image_id, sensor=r.sensor, footprint=list(r.footprint),
         title=f"#{r.rank} {r.image_id}", details=details,

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from closp_demo.corpus.sources import bigearthnet
+from closp_demo.corpus.sources import bigearthnet, majortom
 from closp_demo.encoders import create_encoder
 from closp_demo.encoders.base import Encoder, LandCoverEncoder, measures_land_cover
+from closp_demo.encoders.physics import OBSCURED, PRESENCE_EPS
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,111 @@ def test_shrub_patches_rank_above_the_rest_on_train(encoder, ben):
     shrub = np.array(["Shrub and Scrub" in r.labels for r in records])
     assert shrub.sum() >= 4 and (~shrub).sum() >= 10
     assert _pair_order(scores, shrub, ~shrub) >= 0.7
+
+
+# --- version 4: cloud, haze and cloud shadow; burned area on dark surfaces ---------------------
+
+
+@pytest.fixture(scope="module")
+def major_tom(samples_dir):
+    records = list(majortom.iter_records(samples_dir))
+    hazy = [r for r in records if r.image_id.startswith("mtom-0U_199R")]  # Congo: cloud deck
+    clear = [r for r in records if r.image_id.startswith("mtom-199U_1099R")]  # Laos: clear
+    assert len(hazy) == len(clear) == 64
+    return {"hazy": hazy, "clear": clear}
+
+
+def test_a_hazy_cell_is_explained_as_obscured_and_loses_its_land_classes(encoder, major_tom):
+    """The Congo Major-TOM cell lies under a thin cloud deck (its shipped cloud mask is empty):
+    v3 read it as crops and flooded vegetation. The clear Laos cell of the same source keeps its
+    land classes."""
+    obscured = encoder.classes.index(OBSCURED)
+    hazy, _ = encoder.class_fractions(np.stack([r.image for r in major_tom["hazy"]]), "S2")
+    clear, _ = encoder.class_fractions(np.stack([r.image for r in major_tom["clear"]]), "S2")
+    land_hazy = np.delete(hazy, obscured, axis=1)
+    assert np.median(hazy[:, obscured]) > 0.9 and land_hazy.sum(axis=1).max() < 0.2
+    assert clear[:, obscured].max() < 0.05 and np.delete(clear, obscured, axis=1).sum(1).min() > 0.8
+    (ev,) = encoder.explain(major_tom["hazy"][0].image[None], "S2")
+    assert ev.summary(top=1).startswith(OBSCURED)
+
+
+@pytest.mark.parametrize("query", ["cloudy image", "hazy"])
+def test_cloud_queries_find_the_hazy_tiles_and_land_queries_do_not(encoder, major_tom, query):
+    records = major_tom["hazy"] + major_tom["clear"]
+    vectors = encoder.encode_images(np.stack([r.image for r in records]), "S2")
+    hazy = np.array([r in major_tom["hazy"] for r in records])
+    assert _pair_order(vectors @ encoder.encode_text([query])[0], hazy, ~hazy) > 0.99
+    for land in ("Crops", "Flooded Vegetation", "Trees"):
+        scores = vectors @ encoder.encode_text([land])[0]
+        assert not hazy[np.argsort(-scores)[:12]].any(), land
+
+
+def test_sentinel1_never_carries_cloud(encoder, ben):
+    """Radar sees through clouds: S1 evidence has no obscured share and full land evidence."""
+    obscured = encoder.classes.index(OBSCURED)
+    images = np.stack([r.image for r in ben["S1"]])
+    fractions, _ = encoder.class_fractions(images, "S1")
+    assert (fractions[:, obscured] == 0).all()
+    s = encoder.presence_from_embedding(encoder.encode_images(images, "S1"))
+    np.testing.assert_allclose(s, encoder.presence(fractions), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s[:, obscured], PRESENCE_EPS**encoder.gamma, rtol=1e-4)
+
+
+def _s2_sky(blue, green, red, nir, swir1, swir2, vapour=1.0, shape=(120, 120)):
+    """Uniform 12-band image in S2_BANDS order with B09 = vapour x B8A (L2A over land: 1)."""
+    bands = [blue, blue, green, red, red, nir, nir, nir, nir, nir * vapour, swir1, swir2]
+    return np.stack([np.full(shape, v * 10000, np.float32) for v in bands])
+
+
+def test_cloud_haze_and_snow_are_told_apart(encoder):
+    obscured, snow = encoder.classes.index(OBSCURED), encoder.classes.index("Snow and Ice")
+    images = np.stack(
+        [
+            _s2_sky(0.45, 0.44, 0.42, 0.45, 0.35, 0.25),  # water cloud: white, bright in SWIR
+            _s2_sky(0.18, 0.17, 0.15, 0.25, 0.18, 0.12, vapour=2.0),  # thin deck over forest
+            _s2_sky(0.50, 0.48, 0.46, 0.45, 0.08, 0.06, vapour=2.5),  # ice-topped cloud
+            _s2_sky(0.80, 0.80, 0.80, 0.70, 0.08, 0.06),  # snow on the ground
+            _s2_sky(0.12, 0.13, 0.15, 0.18, 0.22, 0.18),  # concrete: flat, HOT low
+        ]
+    )
+    f, m = encoder.class_fractions(images, "S2")
+    assert (f[:3, obscured] > 0.9).all() and f[3, obscured] < 0.05 and f[3, snow] > 0.9
+    assert f[4, obscured] < 0.05
+    assert m["cloud/haze cover"][0] > 0.9 and m["B09/B8A median"][1] == pytest.approx(2.0)
+
+
+def test_cloud_shadow_is_obscured_ground_not_water_or_burn(encoder):
+    obscured, water = encoder.classes.index(OBSCURED), encoder.classes.index("Water")
+    burned = encoder.classes.index("Burned Area")
+    cloud = _s2_sky(0.45, 0.44, 0.42, 0.45, 0.35, 0.25)[:, :, :40]
+    # meadow in the cloud's shadow: lit by the sky only, NDVI kept
+    shade = _s2_sky(0.015, 0.02, 0.012, 0.06, 0.03, 0.015)[:, :, :40]
+    meadow = _s2_sky(0.04, 0.08, 0.05, 0.42, 0.25, 0.13)[:, :, :40]
+    scene = np.concatenate([cloud, shade, meadow], axis=2)
+    f, m = encoder.class_fractions(scene[None], "S2")
+    assert m["cloud shadow"][0] == pytest.approx(1 / 3, abs=0.05)
+    assert f[0, obscured] == pytest.approx(2 / 3, abs=0.05)
+    assert f[0, water] < 0.05 and f[0, burned] < 0.05
+    # The same dark pixels without a cloud in the scene are not shadow.
+    _, m2 = encoder.class_fractions(np.concatenate([meadow, shade, meadow], axis=2)[None], "S2")
+    assert m2["cloud shadow"][0] < 0.05
+
+
+def test_burned_area_needs_a_char_spectrum_not_just_a_dark_one(encoder, ben):
+    burned = encoder.classes.index("Burned Area")
+    images = np.stack(
+        [
+            _s2_sky(0.03, 0.05, 0.06, 0.075, 0.20, 0.15),  # fresh char: SWIR2 above NIR
+            _s2_sky(0.012, 0.0015, 0.0001, 0.0001, 0.0015, 0.0017),  # black deep water
+            _s2_sky(0.01, 0.02, 0.015, 0.03, 0.012, 0.02),  # terrain shadow
+            _s2_sky(0.02, 0.04, 0.02, 0.30, 0.12, 0.05),  # dark conifer forest
+        ]
+    )
+    f, _ = encoder.class_fractions(images, "S2")
+    assert encoder.classes[f[0].argmax()] == "Burned Area" and f[0, burned] > 0.5
+    assert encoder.classes[f[1].argmax()] == "Water"
+    assert (f[1:, burned] < 0.1).all()
+    # No labelled image of the samples is burned: none carries burn evidence over 10 %.
+    for sensor in ("S1", "S2"):
+        real, _ = encoder.class_fractions(np.stack([r.image for r in ben[sensor]]), sensor)
+        assert real[:, burned].max() < 0.1

@@ -33,3 +33,19 @@ def test_live_report(live_report):
     s2 = result.reports["S2"]
     # the physics baseline must beat random on the labelled real patches
     assert s2.means["nDCG@10"] > s2.random_expected["nDCG@10"]
+
+
+def test_cli_binary_relevance_has_its_own_section(small_corpus, tmp_path):
+    out = tmp_path / "B.md"
+    args = ["--corpus", str(small_corpus), "--source", "bigearthnet", "--split", "train",
+            "--queries", "classes", "--write", str(out)]  # fmt: skip
+    main(args)
+    main([*args, "--relevance", "binary"])
+    text = out.read_text()
+    assert text.count("eval-bigearthnet-train:start") == 1
+    assert text.count("eval-bigearthnet-train-binary:start") == 1
+    binary = text.split("eval-bigearthnet-train-binary:start")[1]
+    assert "binary: the image carries one of the query's classes" in binary
+    # Under binary relevance the presence oracle is a perfect ranking (nDCG 1).
+    oracle = next(line for line in binary.splitlines() if "presence oracle, expected" in line)
+    assert oracle.split("|")[3].strip() == "1.000"

@@ -13,7 +13,7 @@ from closp_demo.corpus.store import load_corpus
 from closp_demo.encoders import closp_loaders as loaders
 from closp_demo.encoders.base import l2_normalise
 from closp_demo.geo.place import Place
-from closp_demo.search.engine import SearchEngine
+from closp_demo.search.engine import QueryError, SearchEngine
 from closp_demo.service import Explorer
 from closp_demo.views.results import PLACE_COLUMN
 from tests.encoders import closp_fixtures as fx
@@ -116,3 +116,16 @@ def test_geoclosp_blends_the_location_embedding_into_the_query(geo_engine):
     assert geo_engine.place_query(t, within) is t
     inside, _ = geo_engine.search_text("trees", "both", 8, None, within)
     assert all(r.distance_km <= 300.0 for r in inside)
+
+
+def test_text_search_reads_the_query_once_and_ranks_as_before(explorer):
+    results, timings, reading = explorer.engine.search_text_read("a lake", "both", 8)
+    plain, _ = explorer.engine.search_text("a lake", "both", 8)
+    assert [r.image_id for r in results] == [r.image_id for r in plain]
+    assert reading.query == "a lake" and reading.in_scope and reading.classes[0][0] == "Water"
+    assert set(timings) == {"encode_ms", "search_ms"}
+    answer = explorer.text_search("airport runway", "both", 5)
+    assert answer.ok and answer.reading is not None and not answer.reading.in_scope
+    assert explorer.read_query("airport runway") == answer.reading.to_dict()
+    with pytest.raises(QueryError, match="Type a description"):
+        explorer.engine.read_query("   ")

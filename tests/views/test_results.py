@@ -10,6 +10,7 @@ import pytest
 from closp_demo.search.engine import Result
 from closp_demo.upload.scene import read_upload
 from closp_demo.views.results import (
+    RADAR_CLOUDS,
     TABLE_COLUMNS,
     UPLOAD_ORIGIN,
     gallery_items,
@@ -86,3 +87,9 @@ def test_an_upload_keeps_the_acquisition_date_of_its_filename(tmp_path):
     assert result.timestamp.startswith("2019-09-15")
     ((_, text),) = gallery_items([result])
     assert text.endswith("2019-09-15")
+
+
+def test_radar_results_say_clouds_do_not_affect_them(upload):
+    radar, optical = map_items([corpus_result(1), upload], lambda path: None)
+    assert radar.details["clouds"] == RADAR_CLOUDS and "radar sees through" in RADAR_CLOUDS
+    assert "clouds" not in optical.details  # an optical image's evidence has its own cloud share
