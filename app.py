@@ -296,16 +296,15 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             params = dict(request.query_params) if request is not None else {}
             if not params:
                 return [gr.skip()] * (len(link_fields) + 1) + [False]
-            reading = read_link(params, tuple(explorer.source_names()),
-                                tuple(explorer.label_names()))  # fmt: skip
-            note = " ".join(f"⚠️ {escape_markdown(n)}" for n in reading.notes)
-            return [*link_values(reading.shared), note, reading.runs]
+            parsed = read_link(params, tuple(explorer.source_names()),
+                               tuple(explorer.label_names()))  # fmt: skip
+            note = " ".join(f"⚠️ {escape_markdown(n)}" for n in parsed.notes)
+            return [*link_values(parsed.shared), note, parsed.runs]
 
         def on_open_search(runs: bool, *args):
             return on_search(*args) if runs else [gr.skip()] * len(outputs)
 
-        outputs = [status, gallery, map_html, table, shown_ids, shown, share_link]
-        outputs = [status, reading, gallery, map_html, table, shown_ids]
+        outputs = [status, reading, gallery, map_html, table, shown_ids, shown, share_link]
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip

@@ -89,14 +89,15 @@ def child(spawned_at: float, corpus: str | None, profile: bool) -> dict:
     from closp_demo import service
     from closp_demo.corpus import store as corpus_mod
     from closp_demo.encoders import physics
+    from closp_demo.service import explorer as explorer_mod
 
     inner: dict[str, float] = {}
     _wrap(physics, "shared_minilm", inner, "MiniLM tokenizer")
     # the network is built on the first encode: ONNX session + 10 small batches
     _wrap(physics.PhysicsEncoder, "_class_prototypes", inner, "class prototypes (MiniLM load)")
-    _wrap(service, "load_corpus", inner, "corpus load")
+    _wrap(explorer_mod, "load_corpus", inner, "corpus load")
     _wrap(corpus_mod, "sha256_file", inner, "  of which sha256 verification")
-    _wrap(service, "SearchEngine", inner, "search-engine set-up")
+    _wrap(explorer_mod, "SearchEngine", inner, "search-engine set-up")
     explorer = step("Explorer()", lambda: service.Explorer(corpus))
     answer = step("first text_search", lambda: explorer.text_search("a lake surrounded by forest"))
     if not answer.ok:

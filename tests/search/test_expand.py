@@ -9,7 +9,7 @@ from closp_demo.search.expand import expand_scene
 from closp_demo.search.grouping import GROUP_FETCH, group_members
 from closp_demo.service import Explorer
 
-QUERY = "flooded fields after heavy rain"  # a query whose top scene has many tiles
+QUERY = "cloudy image"  # the hazy Congo scene (64 tiles, read as obscured) leads
 
 
 @pytest.fixture(scope="module")

@@ -63,13 +63,14 @@ def test_every_tile_when_grouping_is_off_and_the_count_is_shown(explorer):
 
 @pytest.mark.parametrize("k", [6, 40])
 def test_a_dense_scene_does_not_crowd_out_the_others(explorer, k):
-    """One Congo scene fills the first k * GROUP_FETCH candidates of this query; grouping still
-    returns k scenes, the ones brute force finds (every row ranked, first tile per scene)."""
+    """One Congo scene (64 hazy tiles, read as obscured by physics v4) fills the first
+    k * GROUP_FETCH candidates of this query; grouping still returns k scenes, the ones brute
+    force finds (every row ranked, first tile per scene)."""
     import numpy as np
 
     from closp_demo.search.grouping import GROUP_FETCH
 
-    query = "flooded fields after heavy rain"
+    query = "cloudy image"
     engine = explorer.engine
     vector = engine.encoder.encode_text([query])[0]
     order = np.argsort(-(np.asarray(engine.corpus.embeddings) @ vector), kind="stable")
