@@ -17,6 +17,8 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +73,7 @@ def scroll_to(page, css: str, margin: int = 8) -> None:
         "(el, m) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - m)",
         margin,
     )
+    page.wait_for_timeout(400)  # lazy images in the new view start loading
 
 
 def take(url: str, out: Path, tif: Path) -> list[Path]:
@@ -100,20 +103,34 @@ def take(url: str, out: Path, tif: Path) -> list[Path]:
     return [text_shot, upload_shot]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def shot_arguments(description: str, out: Path, argv: list[str] | None = None):
+    """The screenshot tools' shared flags: --corpus (default precomputed) and --out (created)."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "precomputed")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs")
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--samples", type=Path, default=None, help="shared Sentinel samples")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+@contextmanager
+def app_on_a_copy(corpus: Path) -> Iterator[tuple[str, Path]]:
+    """`python app.py` on a temporary copy of `corpus` (same folder name as shown in the UI, its
+    log beside it, not in the repository): (the app's URL, the temporary folder)."""
     with tempfile.TemporaryDirectory(prefix="closp-shots-") as tmp:
-        corpus = Path(tmp) / args.corpus.resolve().name  # same folder name as shown in the UI
-        shutil.copytree(args.corpus, corpus)
-        tif = upload_file(Path(tmp), args.samples or samples_root())
-        with running_app(corpus) as url:
-            for path in take(url, args.out, tif):
-                print(path)
+        copy = Path(tmp) / corpus.resolve().name
+        shutil.copytree(corpus, copy)
+        with running_app(copy) as url:
+            yield url, Path(tmp)
+
+
+def main() -> None:
+    args = shot_arguments(__doc__, REPO_ROOT / "docs")
+    with app_on_a_copy(args.corpus) as (url, tmp):
+        tif = upload_file(tmp, args.samples or samples_root())
+        for path in take(url, args.out, tif):
+            print(path)
 
 
 if __name__ == "__main__":

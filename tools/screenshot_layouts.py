@@ -12,10 +12,7 @@ the search box. Writes phone.png, phone-present.png, wide.png and wide-present.p
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,9 +21,8 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: reuse the tests' app laun
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.helpers.app_server import running_app  # noqa: E402
 from tests.helpers.browser import CAPTION, launch, markdown_with, new_page  # noqa: E402
-from tools.screenshot import scroll_to, settle  # noqa: E402
+from tools.screenshot import app_on_a_copy, scroll_to, settle, shot_arguments  # noqa: E402
 
 QUERY = "a lake surrounded by forest"
 K = 12
@@ -68,17 +64,10 @@ def take(url: str, out: Path) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "precomputed")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="closp-shots-") as tmp:
-        corpus = Path(tmp) / args.corpus.resolve().name  # same folder name as shown in the UI
-        shutil.copytree(args.corpus, corpus)
-        with running_app(corpus) as url:
-            for path in take(url, args.out):
-                print(path)
+    args = shot_arguments(__doc__, REPO_ROOT / "docs" / "screenshots")
+    with app_on_a_copy(args.corpus) as (url, _):
+        for path in take(url, args.out):
+            print(path)
 
 
 if __name__ == "__main__":

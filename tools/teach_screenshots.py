@@ -10,10 +10,7 @@ image beside its Sentinel-1 twin, NDVI selected), lesson-water-*.png and lesson-
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +18,8 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: reuse the tests' app laun
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.helpers.app_server import running_app  # noqa: E402
 from tests.helpers.browser import Recorder, launch  # noqa: E402
+from tools.screenshot import app_on_a_copy, scroll_to, shot_arguments  # noqa: E402
 
 DEVICES = {
     "desktop": {"viewport": {"width": 1920, "height": 1080}},
@@ -34,13 +31,6 @@ LESSONS = {"water": "Water is dark in radar", "flood": "A flood seen by both sen
 IMG_SHOWN = "sel => { const i = document.querySelector(sel); return i && i.complete && " \
             "i.naturalWidth > 0; }"  # fmt: skip
 TIMEOUT_MS = 120_000
-
-
-def scroll_to(page, css: str) -> None:
-    page.locator(css).first.evaluate(
-        "el => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 8)"
-    )
-    page.wait_for_timeout(400)
 
 
 def shoot(page, out: Path, device: str) -> list[Path]:
@@ -74,26 +64,19 @@ def shoot(page, out: Path, device: str) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "precomputed")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="closp-shots-") as tmp:
-        corpus = Path(tmp) / args.corpus.resolve().name
-        shutil.copytree(args.corpus, corpus)
-        with running_app(corpus) as url, sync_playwright() as pw:
-            browser = launch(pw)
-            for device, options in DEVICES.items():
-                context = browser.new_context(**options)
-                context.set_default_timeout(TIMEOUT_MS)
-                page = context.new_page()
-                Recorder().attach(page)
-                page.goto(url)
-                for path in shoot(page, args.out, device):
-                    print(path)
-                context.close()
-            browser.close()
+    args = shot_arguments(__doc__, REPO_ROOT / "docs" / "screenshots")
+    with app_on_a_copy(args.corpus) as (url, _), sync_playwright() as pw:
+        browser = launch(pw)
+        for device, options in DEVICES.items():
+            context = browser.new_context(**options)
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            Recorder().attach(page)
+            page.goto(url)
+            for path in shoot(page, args.out, device):
+                print(path)
+            context.close()
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from closp_demo.evaluation.qrels import (
     load_crisislandmark_qrels,
     qrels_gains,
 )
-from closp_demo.evaluation.report import machine_line, replace_section
+from closp_demo.evaluation.report import publish
 
 
 def _judged_rows(
@@ -190,15 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     except (QrelsFormatError, CorpusError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    command = "python -m closp_demo.evaluation " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    body = f"Command: `{command.strip()}` ({machine_line()})\n\n{text}"
-    print(body)
-    if args.write:
-        parts = [args.source or "all", args.split or "all", "qrels" if args.qrels else ""]
-        if args.relevance != "graded" and not args.qrels:
-            parts.append(args.relevance)  # its own section beside the graded one
-        name = "eval-" + "-".join(filter(None, parts))
-        replace_section(args.write, name.replace(",", "+"), body)
+    parts = [args.source or "all", args.split or "all", "qrels" if args.qrels else ""]
+    if args.relevance != "graded" and not args.qrels:
+        parts.append(args.relevance)  # its own section beside the graded one
+    section = ("eval-" + "-".join(filter(None, parts))).replace(",", "+")
+    publish("closp_demo.evaluation", argv, text, args.write, section)
     return 0

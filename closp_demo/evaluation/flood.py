@@ -24,7 +24,6 @@ of the other sensor).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +37,7 @@ from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.evaluation import cross_sensor, ndcg_at_k, precision_at_k, rank
 from closp_demo.evaluation.baselines import expected_random_ndcg
 from closp_demo.evaluation.markdown import markdown_table
-from closp_demo.evaluation.report import machine_line, replace_section
+from closp_demo.evaluation.report import publish
 
 # Written once, before any retrieval result was seen; not to be tuned to results. They describe
 # what the flood tiles show (flooded fields in a farmed river plain), as a user would type it.
@@ -174,13 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = load_corpus(args.corpus, verify_checksums=False)
     encoder = create_encoder(args.encoder or corpus.encoder_id)
     text, _ = flood_report(corpus, encoder, args.k)
-    command = "python -m closp_demo.evaluation.flood " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    body = f"Command: `{command.strip()}` ({machine_line()})\n\n{text}"
-    print(body)
-    if args.write:
-        replace_section(args.write, SECTION, body)
+    publish("closp_demo.evaluation.flood", argv, text, args.write, SECTION)
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import platform
 import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -25,3 +27,16 @@ def replace_section(path: str | Path, name: str, body: str) -> None:
     else:
         text = text.rstrip() + ("\n\n" if text else "") + block + "\n"
     path.write_text(text)
+
+
+def publish(
+    module: str, argv: Sequence[str] | None, text: str, write: str | Path | None, section: str
+) -> None:
+    """Print `text` under the command that made it (`python -m module argv`) and the machine;
+    with `write`, put the same into that Markdown file's `section`."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    command = " ".join(["python -m", module, *args])
+    body = f"Command: `{command}` ({machine_line()})\n\n{text}"
+    print(body)
+    if write:
+        replace_section(write, section, body)

@@ -17,7 +17,6 @@ share of results flagged is the share of queries flagged. Reported per list:
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from closp_demo.encoders.registry import add_encoder_argument
 from closp_demo.evaluation.flood import FLOOD_QUERIES
 from closp_demo.evaluation.markdown import markdown_table
 from closp_demo.evaluation.queries import load_queries
-from closp_demo.evaluation.report import machine_line, replace_section
+from closp_demo.evaluation.report import publish
 from closp_demo.evaluation.sky import CLOUD_QUERIES
 from closp_demo.search.reading import QueryReader, store_calibration
 
@@ -115,13 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         path = store_calibration(reader.stored_key(), reader.calibrate())
         print(f"stored {reader.stored_key()} in {path}")
     text, _ = scope_report(encoder)
-    command = "python -m closp_demo.evaluation.scope " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    body = f"Command: `{command.strip()}` ({machine_line()})\n\n{text}"
-    print(body)
-    if args.write:
-        replace_section(args.write, SECTION, body)
+    publish("closp_demo.evaluation.scope", argv, text, args.write, SECTION)
     return 0
 
 

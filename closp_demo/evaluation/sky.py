@@ -31,7 +31,7 @@ from closp_demo.encoders import Encoder, create_encoder
 from closp_demo.evaluation.markdown import markdown_table
 from closp_demo.evaluation.metrics import rank
 from closp_demo.evaluation.queries import class_queries
-from closp_demo.evaluation.report import machine_line, replace_section
+from closp_demo.evaluation.report import publish
 from closp_demo.evaluation.scoring import evaluate
 
 JUDGEMENTS_FILE = Path(__file__).with_name("sky_judgements.json")
@@ -151,17 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CorpusError, FileNotFoundError, KeyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    command = "python -m closp_demo.evaluation.sky " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    body = (
-        f"Command: `{command.strip()}` ({machine_line()})\n\n"
-        f"Encoder `{encoder.info.id}` v{encoder.info.version} on corpus "
-        f"`{corpus.root.name}`.\n\n{report.to_markdown()}"
-    )
-    print(body)
-    if args.write:
-        replace_section(args.write, "eval-sky", body)
+    text = (f"Encoder `{encoder.info.id}` v{encoder.info.version} on corpus "
+            f"`{corpus.root.name}`.\n\n{report.to_markdown()}")  # fmt: skip
+    publish("closp_demo.evaluation.sky", argv, text, args.write, "eval-sky")
     return 0
 
 
