@@ -55,6 +55,7 @@ EXAMPLES = [
     "the sea",
     "wetland",
 ]
+UPLOAD_LABEL = "GeoTIFF, band files or one ZIP"
 SENSOR_CHOICES = [("Both sensors", "both"), ("Sentinel-1 SAR", "S1"), ("Sentinel-2 optical", "S2")]
 LIKE_CHOICES = [("In both", "both"), ("In SAR (S1)", "S1"), ("In optical (S2)", "S2")]
 PLACE_MODES = [("Anywhere", "off"), ("Prefer nearby", "prefer"), ("Only within radius", "within")]
@@ -192,7 +193,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             )
             with gr.Row():
                 upload = UploadFiles(
-                    label="GeoTIFF, band files or one ZIP", file_count="multiple",
+                    label=UPLOAD_LABEL, file_count="multiple",
                     file_types=[".tif", ".tiff", ".jp2", ".zip"], type="filepath",
                 )  # fmt: skip
                 up_sensor = gr.Radio(SENSOR_CHOICES, value="both", label="Find neighbours in")

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: reuse the tests' app laun
 from playwright.sync_api import sync_playwright  # noqa: E402
 from rasterio.transform import from_bounds  # noqa: E402
 
+from app import UPLOAD_LABEL  # noqa: E402
 from closp_demo.corpus.sources import bigearthnet  # noqa: E402
 from tests.conftest import samples_root  # noqa: E402
 from tests.helpers.app_server import running_app  # noqa: E402
@@ -96,7 +97,7 @@ def take(url: str, out: Path, tif: Path) -> list[Path]:
         markdown_with(page, "nearest images")
         panel(page).locator(f"{block_labelled('Your image')} img").wait_for()
         settle(page, len(wait_for_gallery(page, K)) + 1)
-        scroll_to(page, f"[role=tabpanel]:visible {block_labelled('GeoTIFF')}")
+        scroll_to(page, f"[role=tabpanel]:visible {block_labelled(UPLOAD_LABEL)}")
         upload_shot = out / "screenshot-upload.png"
         page.screenshot(path=str(upload_shot))
         browser.close()
