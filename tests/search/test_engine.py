@@ -129,3 +129,17 @@ def test_text_search_reads_the_query_once_and_ranks_as_before(explorer):
     assert explorer.read_query("airport runway") == answer.reading.to_dict()
     with pytest.raises(QueryError, match="Type a description"):
         explorer.engine.read_query("   ")
+
+
+def test_each_hit_is_its_own_result_though_rows_are_decoded_once(explorer):
+    """Rows are decoded once per engine (a cache); every hit still gets its own Result, so the
+    rank, score and grouping fields of one list never leak into another."""
+    engine = explorer.engine
+    first = engine.corpus_result(3, 1, 0.5)
+    again = engine.corpus_result(3, 7, 0.1)
+    assert first is not again and (first.rank, again.rank) == (1, 7)
+    assert first.image_id == again.image_id == engine.rows.row(3).image_id
+    grouped = engine.search_text("river", "both", 5, group=True)[0]
+    plain = engine.search_text("river", "both", 5)[0]
+    grouped[0].more_in_scene, grouped[0].scene_tiles = 99, []
+    assert all(r.more_in_scene == 0 for r in plain)
