@@ -101,3 +101,16 @@ def test_gradio_file_dicts_are_accepted():
         ["/tmp/a.tif", "/tmp/b.tif"],
         "",
     )
+
+
+def test_an_explorer_leaves_no_folders_behind(repo_root):
+    """Its uploads and exports live in one scratch folder, removed when the explorer goes."""
+    import gc
+
+    explorer = Explorer(repo_root / "precomputed")
+    scratch = explorer.upload_dir.parent
+    assert explorer.export_dir.parent == scratch and scratch.is_dir()
+    (explorer.upload_dir / "preview.webp").write_bytes(b"x")
+    del explorer
+    gc.collect()
+    assert not scratch.exists()

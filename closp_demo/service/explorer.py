@@ -110,12 +110,17 @@ class Explorer(DetailViews):
         self.engine.reader.calibration  # noqa: B018  # the out-of-scope threshold, before queries
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
         self.static_paths = [ASSETS_DIR, self.corpus.root]
+        # This explorer's scratch folder, removed when the process exits or the explorer goes
+        # (each used to leave its folders in /tmp for good).
+        self._scratch = tempfile.TemporaryDirectory(prefix="closp-explorer-")
         # Upload previews shown in a session's gallery; not a static path (not publicly served).
-        self.upload_dir = Path(tempfile.mkdtemp(prefix="closp-uploads-"))
+        self.upload_dir = Path(self._scratch.name) / "uploads"
+        # Exports, one folder each; Gradio copies a returned file into its own cache.
+        self.export_dir = Path(self._scratch.name) / "exports"
+        for folder in (self.upload_dir, self.export_dir):
+            folder.mkdir()
         self.occlusions = OcclusionCache(self.encoder)
         self._class_profiles: dict | None = None
-        # Exports, one folder each; Gradio copies a returned file into its own cache.
-        self.export_dir = Path(tempfile.mkdtemp(prefix="closp-exports-"))
 
     # --- descriptions for the UI ------------------------------------------------------------
     def model_line(self) -> str:
