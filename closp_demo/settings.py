@@ -45,6 +45,7 @@ ENV_MAX_SIDE = "CLOSP_MAX_SIDE"
 ENV_MAX_TILES = "CLOSP_MAX_TILES"
 ENV_MAX_UNZIPPED_MB = "CLOSP_MAX_UNZIPPED_MB"
 ENV_MAX_ZIP_RATIO = "CLOSP_MAX_ZIP_RATIO"
+ENV_MAX_SESSION_MB = "CLOSP_MAX_SESSION_MB"
 
 MB = 1_000_000  # upload sizes are shown in SI megabytes, as browsers and file managers show them
 DEFAULT_MAX_UPLOAD_MB = 50.0
@@ -53,6 +54,7 @@ DEFAULT_MAX_SIDE = 30_000
 DEFAULT_MAX_TILES = 64
 DEFAULT_MAX_UNZIPPED_MB = 2000.0  # a zipped Sentinel-2 L2A .SAFE is about 1.1 GB unzipped
 DEFAULT_MAX_ZIP_RATIO = 100.0  # JP2 members are stored ~1:1, GRD TIFFs deflate ~1.5:1
+DEFAULT_MAX_SESSION_MB = 500.0  # ten uploads at the per-upload limit
 
 
 class SettingsError(ValueError):
@@ -126,6 +128,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(ENV_MAX_ZIP_RATIO, "limits.max_zip_ratio", None, "a positive number",
              f"`{DEFAULT_MAX_ZIP_RATIO:g}`", "largest compression ratio of a ZIP member above "
              "1 MB (a higher one is refused as a ZIP bomb)"),
+    Variable(ENV_MAX_SESSION_MB, "limits.max_session_bytes", None, "a positive number",
+             f"`{DEFAULT_MAX_SESSION_MB:g}`", "most one browser session may upload, all files "
+             "of all its uploads together, in MB"),
 )  # fmt: skip
 _BY_FIELD = {v.field: v for v in VARIABLES}
 
@@ -134,7 +139,8 @@ _BY_FIELD = {v.field: v for v in VARIABLES}
 class Limits:
     """How large a GeoTIFF the public demo accepts (closp_demo.upload.reader checks them).
 
-    `max_bytes` is the file size (all files of one upload together); `max_pixels` counts pixels
+    `max_bytes` is the file size (all files of one upload together), `max_session_bytes` the
+    same over all uploads of one browser session; `max_pixels` counts pixels
     of one band; `max_unzipped_bytes` and `max_zip_ratio` bound what an uploaded ZIP declares.
     Every limit is checked on the file size or the TIFF header, before any pixel is read, so a
     hostile upload is refused without allocating memory for it. The defaults accept a full
@@ -149,10 +155,11 @@ class Limits:
     max_tiles: int = DEFAULT_MAX_TILES
     max_unzipped_bytes: int = int(DEFAULT_MAX_UNZIPPED_MB * MB)
     max_zip_ratio: float = DEFAULT_MAX_ZIP_RATIO
+    max_session_bytes: int = int(DEFAULT_MAX_SESSION_MB * MB)
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_pixels", "max_side", "max_tiles", "max_unzipped_bytes",
-                     "max_zip_ratio"):  # fmt: skip
+                     "max_zip_ratio", "max_session_bytes"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"Limits.{name} must be at least 1, got {getattr(self, name)}")
 
@@ -288,6 +295,9 @@ def _limits_from(env: Mapping[str, str]) -> Limits:
             1, int(number("limits.max_unzipped_bytes", DEFAULT_MAX_UNZIPPED_MB) * MB)
         ),
         max_zip_ratio=max(1.0, number("limits.max_zip_ratio", DEFAULT_MAX_ZIP_RATIO)),
+        max_session_bytes=max(
+            1, int(number("limits.max_session_bytes", DEFAULT_MAX_SESSION_MB) * MB)
+        ),
     )
 
 

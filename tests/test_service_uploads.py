@@ -103,6 +103,26 @@ def test_gradio_file_dicts_are_accepted():
     )
 
 
+def test_one_session_may_upload_so_much_in_all(small_corpus, tmp_path):
+    """Every upload of a session counts against CLOSP_MAX_SESSION_MB, read or refused; another
+    session is not affected."""
+    from closp_demo.settings import Settings
+
+    path = write_tif(tmp_path / "s2.tif", s2_dn(240, 240, seed=52))
+    size = path.stat().st_size
+    settings = Settings.from_env({"CLOSP_MAX_SESSION_MB": str(2.5 * size / 1e6)})
+    explorer = Explorer(small_corpus, settings=settings)
+    mine, other = Overlay(), Overlay()
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"not a tiff".ljust(size, b" "))  # same size, not a raster
+    assert explorer.upload_search(str(path), "both", 3, mine).ok
+    assert not explorer.upload_search(str(junk), "both", 3, mine).ok  # refused, still counted
+    refused = explorer.upload_search(str(path), "both", 3, mine)
+    assert not refused.ok and "limit of" in refused.message and "per session" in refused.message
+    assert len(mine.items) == 1 and mine.uploaded_bytes == 2 * size
+    assert explorer.upload_search(str(path), "both", 3, other).ok
+
+
 def test_an_explorer_leaves_no_folders_behind(repo_root):
     """Its uploads and exports live in one scratch folder, removed when the explorer goes."""
     import gc

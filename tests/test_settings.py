@@ -37,6 +37,7 @@ GOOD: dict[str, tuple[str, str, object]] = {
     "CLOSP_MAX_TILES": ("9", "limits.max_tiles", 9),
     "CLOSP_MAX_UNZIPPED_MB": ("500", "limits.max_unzipped_bytes", 500_000_000),
     "CLOSP_MAX_ZIP_RATIO": ("20", "limits.max_zip_ratio", 20.0),
+    "CLOSP_MAX_SESSION_MB": ("1_000", "limits.max_session_bytes", 1_000_000_000),
 }
 # Values each variable must refuse (with its name and accepted values in the message).
 BAD: dict[str, list[str]] = {
@@ -55,6 +56,7 @@ BAD: dict[str, list[str]] = {
     "CLOSP_MAX_TILES": ["lots", "-1", "0", "inf", "nan"],
     "CLOSP_MAX_UNZIPPED_MB": ["big", "0", "inf"],
     "CLOSP_MAX_ZIP_RATIO": ["-3", "nan"],
+    "CLOSP_MAX_SESSION_MB": ["lots", "0", "-1"],
 }
 
 

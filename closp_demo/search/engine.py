@@ -86,6 +86,7 @@ class Overlay:
 
     items: list[OverlayItem] = field(default_factory=list)
     max_items: int = 20
+    uploaded_bytes: int = 0  # all files of all this session's uploads (`Limits.max_session_bytes`)
 
     def add(self, item: OverlayItem) -> None:
         self.items.append(item)

@@ -37,7 +37,7 @@ from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
 from closp_demo.search.reading import QueryReading
 from closp_demo.service.detail import DetailViews
-from closp_demo.service.inputs import upload_paths
+from closp_demo.service.inputs import session_problem, upload_paths
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.query_map import QueryMap, query_map
 from closp_demo.upload.scene import UploadedScene, UploadError, read_uploads
@@ -273,6 +273,11 @@ class Explorer(DetailViews):
         ]
         if len(names) != len(paths):
             return _error(f"{len(paths)} files but {len(names)} file names were given.")
+        if overlay is not None:
+            size, problem = session_problem(paths, overlay.uploaded_bytes, self.settings.limits)
+            if problem:
+                return _error(problem)
+            overlay.uploaded_bytes += size
         t0 = time.perf_counter()
         try:
             scene = read_uploads(paths, self.settings.limits, names)

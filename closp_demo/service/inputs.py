@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from pathlib import Path
+
+from closp_demo.settings import MB, Limits
 
 MAX_UPLOAD_FILES = 32  # a Sentinel-2 product has 13 band files; Sentinel-1 2
 
@@ -33,3 +37,19 @@ def upload_paths(value: object) -> tuple[list[str], str]:
     if len(paths) > MAX_UPLOAD_FILES:
         return [], f"{len(paths)} files: upload at most {MAX_UPLOAD_FILES} files at once."
     return paths, ""
+
+
+def session_problem(paths: Sequence[str], uploaded_bytes: int, limits: Limits) -> tuple[int, str]:
+    """(the files' bytes, "") or (bytes, a message) when they would take the session past
+    `limits.max_session_bytes`. Every upload counts, read or refused: its files arrived."""
+    size = 0
+    for path in paths:
+        with contextlib.suppress(OSError):  # the reader names a missing file
+            size += Path(path).stat().st_size
+    if uploaded_bytes + size <= limits.max_session_bytes:
+        return size, ""
+    return size, (
+        f"This session has uploaded {uploaded_bytes / MB:.1f} MB; with these files "
+        f"({size / MB:.1f} MB) it would pass its limit of {limits.max_session_bytes / MB:g} MB "
+        "per session (CLOSP_MAX_SESSION_MB). Reload the page to start a new session."
+    )
