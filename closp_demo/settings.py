@@ -130,7 +130,7 @@ VARIABLES: tuple[Variable, ...] = (
              "1 MB (a higher one is refused as a ZIP bomb)"),
     Variable(ENV_MAX_SESSION_MB, "limits.max_session_bytes", None, "a positive number",
              f"`{DEFAULT_MAX_SESSION_MB:g}`", "most one browser session may upload, all files "
-             "of all its uploads together, in MB"),
+             "of all its uploads together, in MB (never less than `CLOSP_MAX_UPLOAD_MB`)"),
 )  # fmt: skip
 _BY_FIELD = {v.field: v for v in VARIABLES}
 

@@ -134,3 +134,15 @@ def test_an_explorer_leaves_no_folders_behind(repo_root):
     del explorer
     gc.collect()
     assert not scratch.exists()
+
+
+def test_a_session_limit_below_the_upload_limit_still_allows_one_upload(tmp_path):
+    from closp_demo.service.inputs import session_problem
+    from closp_demo.settings import MB, Limits
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (3 * MB))
+    limits = Limits(max_bytes=4 * MB, max_session_bytes=1 * MB)
+    assert session_problem([str(big)], 0, limits) == (3 * MB, "")
+    size, problem = session_problem([str(big)], 3 * MB, limits)
+    assert size == 3 * MB and "limit of 4 MB per session" in problem

@@ -41,15 +41,18 @@ def upload_paths(value: object) -> tuple[list[str], str]:
 
 def session_problem(paths: Sequence[str], uploaded_bytes: int, limits: Limits) -> tuple[int, str]:
     """(the files' bytes, "") or (bytes, a message) when they would take the session past
-    `limits.max_session_bytes`. Every upload counts, read or refused: its files arrived."""
+    `limits.max_session_bytes` (or one upload's limit, when larger). Every upload counts, read
+    or refused: its files arrived."""
     size = 0
     for path in paths:
         with contextlib.suppress(OSError):  # the reader names a missing file
             size += Path(path).stat().st_size
-    if uploaded_bytes + size <= limits.max_session_bytes:
+    # A session may always make one upload as large as one upload may be.
+    limit = max(limits.max_session_bytes, limits.max_bytes)
+    if uploaded_bytes + size <= limit:
         return size, ""
     return size, (
         f"This session has uploaded {uploaded_bytes / MB:.1f} MB; with these files "
-        f"({size / MB:.1f} MB) it would pass its limit of {limits.max_session_bytes / MB:g} MB "
-        "per session (CLOSP_MAX_SESSION_MB). Reload the page to start a new session."
+        f"({size / MB:.1f} MB) it would pass its limit of {limit / MB:g} MB per session "
+        "(CLOSP_MAX_SESSION_MB). Reload the page to start a new session."
     )
