@@ -110,7 +110,12 @@ def test_one_session_may_upload_so_much_in_all(small_corpus, tmp_path):
 
     path = write_tif(tmp_path / "s2.tif", s2_dn(240, 240, seed=52))
     size = path.stat().st_size
-    settings = Settings.from_env({"CLOSP_MAX_SESSION_MB": str(2.5 * size / 1e6)})
+    settings = Settings.from_env(
+        {
+            "CLOSP_MAX_SESSION_MB": str(2.5 * size / 1e6),
+            "CLOSP_MAX_UPLOAD_MB": str(1.5 * size / 1e6),
+        }
+    )
     explorer = Explorer(small_corpus, settings=settings)
     mine, other = Overlay(), Overlay()
     junk = tmp_path / "junk.tif"
