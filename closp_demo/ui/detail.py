@@ -60,7 +60,7 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
         with gr.Row():
             image_id = gr.Textbox(label="Image id", elem_id="detail-id", scale=4, max_lines=1,
                                   placeholder="an id from the table, or upload:<file>")  # fmt: skip
-            open_btn = gr.Button("Open", elem_id="detail-open", scale=1)
+            open_btn = gr.Button("Open", elem_id="detail-open", scale=1, variant="primary")
         status = gr.Markdown(elem_id="detail-status")
         with gr.Row(equal_height=False):
             with gr.Column():
