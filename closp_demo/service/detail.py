@@ -126,16 +126,11 @@ class DetailViews:
     def evidence(self, side: Side, query: str | None = None):
         """Per-pixel evidence figure: class memberships for the physics baseline, else an
         occlusion map for the query (computed on demand, cached)."""
-        if side.pixels is None:
-            return None
+        if side.pixels is None or not explains_pixels(self.encoder):
+            return self.occlusion(side, query or "")
         rgb = thumbnails.render(side.pixels, side.sensor)
-        if explains_pixels(self.encoder):
-            maps = self.encoder.class_memberships(side.pixels, side.sensor)[0]
-            return figures.evidence_overlay(rgb, maps, self.encoder.classes)
-        text = clean_query(query or "")
-        drop = self.occlusions.occlusion(side.pixels, side.sensor,
-                                         self.encoder.encode_text([text])[0])  # fmt: skip
-        return figures.occlusion_figure(rgb, drop, 20, f"Occlusion for “{text}”")
+        maps = self.encoder.class_memberships(side.pixels, side.sensor)[0]
+        return figures.evidence_overlay(rgb, maps, self.encoder.classes)
 
     def occlusion(self, side: Side, query: str):
         """Occlusion map figure for any encoder (for the physics one too, for comparison)."""
