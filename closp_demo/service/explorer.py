@@ -37,10 +37,10 @@ from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
 from closp_demo.search.reading import QueryReading
 from closp_demo.service.detail import DetailViews
-from closp_demo.service.inputs import session_problem, upload_paths
+from closp_demo.service.inputs import session_problem, upload_names, upload_paths
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.query_map import QueryMap, query_map
-from closp_demo.upload.scene import UploadedScene, UploadError, read_uploads
+from closp_demo.upload.scene import UploadError, check_encoder_can_embed, read_uploads
 from closp_demo.views import heat
 from closp_demo.views import results as views
 from closp_demo.views.assets import ASSETS_DIR, AssetMode
@@ -268,11 +268,9 @@ class Explorer(DetailViews):
         paths, problem = upload_paths(path)
         if problem:
             return _error(problem)
-        names = ([filename] if isinstance(filename, str) else filename) or [
-            Path(p).name for p in paths
-        ]
-        if len(names) != len(paths):
-            return _error(f"{len(paths)} files but {len(names)} file names were given.")
+        names, problem = upload_names(paths, filename)
+        if problem:
+            return _error(problem)
         if overlay is not None:
             size, problem = session_problem(paths, overlay.uploaded_bytes, self.settings.limits)
             if problem:
@@ -281,7 +279,7 @@ class Explorer(DetailViews):
         t0 = time.perf_counter()
         try:
             scene = read_uploads(paths, self.settings.limits, names)
-            self._check_encoder_can_embed(scene)
+            check_encoder_can_embed(scene, self.encoder)
             t1 = time.perf_counter()
             vector = self.engine.embed_scene([t.image for t in scene.tiles], scene.sensor)
             t2 = time.perf_counter()
@@ -341,19 +339,6 @@ class Explorer(DetailViews):
         for old in folders[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
 
-    def _check_encoder_can_embed(self, scene: UploadedScene) -> None:
-        """A single/other-polarisation Sentinel-1 scene needs an encoder that can embed it."""
-        if scene.full_polarisation or self.encoder.info.partial_s1:
-            return
-        pols = " + ".join(scene.polarisations)
-        raise UploadError(
-            f"{scene.filename}: Sentinel-1 {pols} cannot be embedded by {self.encoder.info.name}: "
-            "it takes exactly two channels, VV and VH, as it was trained on, and inventing the "
-            "missing or different polarisation would give misleading results. Upload a VV + VH "
-            "scene, or run the demo with the physics baseline (--encoder physics-minilm), which "
-            "embeds it with the rules that need VH skipped"
-        )
-
     def heat_map(
         self, path: object, query: str, filename: str | list[str] | None = None,
         progress=None, render: bool = True,
@@ -365,19 +350,18 @@ class Explorer(DetailViews):
             return HeatAnswer(message="Upload a GeoTIFF (or band files, or one ZIP) first.",
                               ok=False)  # fmt: skip
         paths, problem = upload_paths(path)
+        names, problem = upload_names(paths, filename) if not problem else ([], problem)
         if problem:
             return HeatAnswer(message=problem, ok=False)
-        names = [filename] if isinstance(filename, str) else filename
         t0 = time.perf_counter()
         try:
             text = clean_query(query)
             vector = self.encoder.encode_text([text])[0]
             qm = query_map(paths, self.encoder, vector, self.settings.limits, names, progress)
-            self._check_encoder_can_embed(qm.scene)
         except (UploadError, QueryError) as err:
             return HeatAnswer(message=str(err), ok=False)
         except Exception:
-            log.exception("heat map failed for %r", names or paths)
+            log.exception("heat map failed for %r", names)
             return HeatAnswer(message="The heat map failed unexpectedly; please try again.",
                               ok=False)  # fmt: skip
         t1 = time.perf_counter()

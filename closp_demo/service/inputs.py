@@ -39,6 +39,18 @@ def upload_paths(value: object) -> tuple[list[str], str]:
     return paths, ""
 
 
+def upload_names(
+    paths: Sequence[str], filename: str | Sequence[str] | None
+) -> tuple[list[str], str]:
+    """The names the user gave the files (default: the paths' names) -> (names, "") or ([], a
+    message when their count does not match the files')."""
+    given = [filename] if isinstance(filename, str) else list(filename or [])
+    names = given or [Path(p).name for p in paths]
+    if len(names) != len(paths):
+        return [], f"{len(paths)} files but {len(names)} file names were given."
+    return names, ""
+
+
 def session_problem(paths: Sequence[str], uploaded_bytes: int, limits: Limits) -> tuple[int, str]:
     """(the files' bytes, "") or (bytes, a message) when they would take the session past
     `limits.max_session_bytes` (or one upload's limit, when larger). Every upload counts, read

@@ -22,7 +22,7 @@ from closp_demo.encoders.base import Encoder
 from closp_demo.sensors import PATCH_SIZE
 from closp_demo.settings import Limits
 from closp_demo.upload.errors import UploadError
-from closp_demo.upload.scene import UploadedScene, read_uploads
+from closp_demo.upload.scene import UploadedScene, check_encoder_can_embed, read_uploads
 
 MAX_WINDOWS = 400  # 20 x 20 windows at most: <= 280 MB of Sentinel-2 tiles in memory
 BATCH = 48
@@ -60,6 +60,7 @@ def query_map(
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     names = [filenames] if isinstance(filenames, str) else filenames
     scene = read_uploads(paths, limits, names)
+    check_encoder_can_embed(scene, encoder)  # before any window is embedded
     if min(scene.width, scene.height) < PATCH_SIZE or max(scene.width, scene.height) <= PATCH_SIZE:
         raise UploadError(f"'{scene.filename}' is {scene.width}×{scene.height} px: a heat map "
                           f"needs a scene larger than one {PATCH_SIZE}×{PATCH_SIZE} px window; "

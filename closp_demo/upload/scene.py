@@ -36,6 +36,7 @@ from rasterio.io import DatasetReader
 from rasterio.warp import transform as warp_transform
 
 from closp_demo.corpus.records import ImageRecord, footprint_lonlat
+from closp_demo.encoders.base import Encoder
 from closp_demo.geo.place import great_circle_km
 from closp_demo.sensors import PATCH_SIZE, Sensor
 from closp_demo.settings import Limits
@@ -388,3 +389,17 @@ def _timestamp_from_name(name: str, notes: list[str]) -> str | None:
 
 def _fmt_bounds(b: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
+
+
+def check_encoder_can_embed(scene: UploadedScene, encoder: Encoder) -> None:
+    """A single/other-polarisation Sentinel-1 scene needs an encoder that can embed it."""
+    if scene.full_polarisation or encoder.info.partial_s1:
+        return
+    pols = " + ".join(scene.polarisations)
+    raise UploadError(
+        f"{scene.filename}: Sentinel-1 {pols} cannot be embedded by {encoder.info.name}: "
+        "it takes exactly two channels, VV and VH, as it was trained on, and inventing the "
+        "missing or different polarisation would give misleading results. Upload a VV + VH "
+        "scene, or run the demo with the physics baseline (--encoder physics-minilm), which "
+        "embeds it with the rules that need VH skipped"
+    )

@@ -127,3 +127,17 @@ def test_hostile_inputs_get_messages(explorer, mosaic, tmp_path, make, query, me
 def test_query_vector_of_the_wrong_size_is_refused(explorer, mosaic):
     with pytest.raises(UploadError, match="query vector has 3 values"):
         query_map(mosaic[0], explorer.encoder, np.ones(3, np.float32))
+
+
+def test_an_encoder_that_needs_vv_and_vh_refuses_vv_alone_before_embedding(explorer, tmp_path,
+                                                                          monkeypatch):  # fmt: skip
+    import dataclasses
+
+    from tests.helpers.hostile_inputs import s1_db, write_tif
+
+    path = write_tif(tmp_path / "VV.tif", s1_db(360, 360, seed=53)[:1])
+    info = dataclasses.replace(explorer.encoder.info, partial_s1=False, name="CLOSP-RN")
+    monkeypatch.setattr(explorer.encoder, "info", info)
+    monkeypatch.setattr(explorer.encoder, "encode_images", None)  # never reached
+    answer = explorer.heat_map(str(path), "a lake")
+    assert not answer.ok and "cannot be embedded by CLOSP-RN" in answer.message, answer.message
