@@ -27,6 +27,7 @@ from closp_demo.search.grouping import (
     GROUP_FETCH_LIMIT,
     MAX_FETCH,
     group_members,
+    scene_keys,
     scene_of,
 )
 from closp_demo.search.places import rank_near
@@ -36,8 +37,9 @@ from closp_demo.sensors import Sensor
 MAX_QUERY_CHARS = 300
 UPLOAD_SOURCE = "your upload"
 MASK_CACHE = 8  # filter masks kept per engine (N bytes each): a visitor refines one filter
-# Decoded rows kept per engine (~1 kB each): a grouped query decodes 8 candidates per result
-# (JSON footprint and evidence, thumbnail path), and the popular rows recur across queries.
+# Decoded rows kept per engine (~1 kB each: JSON footprint and evidence, thumbnail path): a
+# query decodes the rows it shows (a grouped one also the scene tiles behind "+N more"), and the
+# popular rows recur across queries.
 ROW_CACHE = 4096
 SENSOR_CHOICES = ("both", "S1", "S2")
 
@@ -150,6 +152,7 @@ class SearchEngine:
         self.rows = corpus.rows
         self._filter_columns: FilterColumns | None = None
         self._masks: dict[Filters, np.ndarray] = {}
+        self._scene_ids: np.ndarray | None = None
         self.reader = QueryReader(encoder)  # vocabulary and threshold computed on first use
         self._decoded = functools.lru_cache(maxsize=ROW_CACHE)(self._decode)
 
@@ -184,6 +187,14 @@ class SearchEngine:
             self._masks[filters] = mask
         return mask
 
+    def scene_ids(self) -> np.ndarray:
+        """(N,) int64 scene number per corpus row (`grouping.scene_keys`), built on the first
+        grouped query (~0.3 s at 650k rows), then kept: grouping reads no row."""
+        if self._scene_ids is None:
+            col = self.rows.column
+            self._scene_ids = scene_keys(col("image_id"), col("source"))
+        return self._scene_ids
+
     def corpus_result(self, row: int, rank: int, score: float) -> Result:
         """A new Result for a corpus row (its decoded fields shared from a per-engine cache:
         footprint and evidence are only read, never changed in place)."""
@@ -197,7 +208,7 @@ class SearchEngine:
         r = self.rows.row(row)
         return {"image_id": r.image_id, "sensor": r.sensor, "source": r.source,
                 "labels": r.labels, "place": r.place, "timestamp": r.timestamp,
-                "footprint": r.footprint, "thumbnail": str(self.corpus.thumbnail_path(row)),
+                "footprint": r.footprint, "thumbnail": self.corpus.thumbnail_file(r.image_id),
                 "evidence": r.evidence, "scene": scene_of(r.image_id, r.source)}  # fmt: skip
 
     # --- places ------------------------------------------------------------------------------
@@ -242,6 +253,7 @@ class SearchEngine:
         id_range = self.corpus.id_range(sensor)
         allowed = self.filter_mask(filters) if filters is not None and filters.active() else None
         total = len(self.corpus.embeddings) if id_range is None else id_range[1] - id_range[0]
+        scenes = self.scene_ids() if group else None
         while True:
             if place is None or not rank_by_place:
                 found = top_k(self.corpus.index, self.corpus.embeddings, query, k, id_range,
@@ -250,32 +262,48 @@ class SearchEngine:
                 lon, lat = self._centres()
                 found = rank_near(self.corpus.index, self.corpus.embeddings, lon, lat, query, k,
                                   place, id_range, allowed)  # fmt: skip
-            hits = [(h.score, self.corpus_result(h.row, 0, h.score)) for h in found]
             # Grouped: one dense scene can fill every candidate; fetch more until `wanted`
             # scenes come or nothing more can (the candidates ran out, or the bound).
-            if not group or len(found) < k or k >= min(total, GROUP_FETCH_LIMIT):
+            if scenes is None or len(found) < k or k >= min(total, GROUP_FETCH_LIMIT):
                 break
-            if len({res.scene or res.image_id for _, res in hits}) >= wanted:
+            rows = np.fromiter((h.row for h in found), dtype=np.int64, count=len(found))
+            if len(np.unique(scenes[rows])) >= wanted:
                 break
             k = min(k * 4, total, GROUP_FETCH_LIMIT)
+        # Ranked candidates as (score, scene key, corpus row or an upload's Result); a corpus
+        # row is decoded only if it is shown (or behind a shown "+N more"). Scene keys: ints for
+        # corpus rows, strings for uploads, so an upload never joins a corpus scene.
+        ranked: list[tuple[float, object, int | Result]] = [
+            (h.score, int(scenes[h.row]) if scenes is not None else h.row, h.row) for h in found
+        ]
+        if overlay is not None and overlay.items:
+            uploads = overlay.search(query, sensor, k, place, rank_by_place, filters)
+            ranked += [(score, res.scene or res.image_id, res) for score, res in uploads]
+            ranked.sort(key=lambda entry: -entry[0])
+        shown = [(entry, []) for entry in ranked[:wanted]]
+        if group:
+            shown = group_members(ranked, lambda entry: entry[1], wanted)
+        km_of: dict[int, float] = {}
         if place is not None:
             lon, lat = self._centres()
             rows = np.array([h.row for h in found], dtype=np.int64)
-            for (_, res), km in zip(hits, distances_km(place, lon[rows], lat[rows]), strict=True):
-                res.distance_km = float(km)
-        if overlay is not None and overlay.items:
-            hits += overlay.search(query, sensor, k, place, rank_by_place, filters)
-            hits.sort(key=lambda sr: -sr[0])
-        shown: list[tuple[tuple[float, Result], list]] = [(hit, []) for hit in hits[:wanted]]
-        if group:
-            shown = group_members(hits, lambda sr: sr[1].scene or sr[1].image_id, wanted)
+            km_of = dict(zip(rows.tolist(), distances_km(place, lon[rows], lat[rows]).tolist(),
+                             strict=True))  # fmt: skip
+
+        def result(score: float, item: int | Result, rank: int) -> Result:
+            if isinstance(item, Result):  # an upload: its distance set by `Overlay.search`
+                item.score, item.rank = score, rank
+                return item
+            res = self.corpus_result(item, rank, score)
+            if place is not None:
+                res.distance_km = float(km_of[item])
+            return res
+
         results = []
-        for rank, ((score, res), others) in enumerate(shown, start=1):
-            res.rank, res.score, res.more_in_scene = rank, score, len(others)
-            res.scene_tiles = []
-            for other_score, other in others:
-                other.score, other.rank = other_score, 0
-                res.scene_tiles.append(other)
+        for rank, ((score, _, item), others) in enumerate(shown, start=1):
+            res = result(score, item, rank)
+            res.more_in_scene = len(others)
+            res.scene_tiles = [result(s, other, 0) for s, _, other in others]
             results.append(res)
         return results
 

@@ -8,7 +8,9 @@ One sensor's product is one scene: a BigEarthNet S1 patch and its S2 twin are tw
 point of showing both sensors is lost if one hides the other).
 
 Grouping keeps the ranking of scenes by their best tile: walk the ranked list, keep the first
-tile of each scene, count the others as "+N more from this scene".
+tile of each scene, count the others as "+N more from this scene". A grouped search groups rows
+by `scene_keys` (one integer per row, computed for the whole corpus in one vectorised pass), so
+it decodes only the rows it shows, not every candidate.
 """
 
 from __future__ import annotations
@@ -17,12 +19,21 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Tile suffixes, as regular expressions matched at the end of the id. The same patterns run in
+# Python (`scene_of`) and in Arrow's RE2 (`scene_keys`), so they use only what both read alike:
+# ASCII digits ([0-9]; Python's \d also takes other scripts' digits) and "end of text" (RE2's
+# `$`, Python's `\Z`; Python's `$` also matches before a final newline).
 TILE_SUFFIX = {
-    "majortom": re.compile(r"-r\d+c\d+$"),
-    "hydro": re.compile(r"-r\d+c\d+$"),
-    "ssl4eo": re.compile(r"-r\d+c\d+$"),
-    "bigearthnet": re.compile(r"_\d+_\d+$"),
+    "majortom": r"-r[0-9]+c[0-9]+",
+    "hydro": r"-r[0-9]+c[0-9]+",
+    "ssl4eo": r"-r[0-9]+c[0-9]+",
+    "bigearthnet": r"_[0-9]+_[0-9]+",
 }
+_PY_SUFFIX = {source: re.compile(pattern + r"\Z") for source, pattern in TILE_SUFFIX.items()}
 GROUP_FETCH = 8  # candidates fetched per wanted scene (the densest scene here has 16 tiles)
 MAX_FETCH = 800  # bound on the candidates ranked first for one grouped query
 # When those hold fewer than k scenes (one scene filled them), fetch 4x more up to this bound.
@@ -33,8 +44,34 @@ T = TypeVar("T")
 
 def scene_of(image_id: str, source: str) -> str:
     """The id of the source scene an image was cut from (itself if not tiled)."""
-    suffix = TILE_SUFFIX.get(source)
+    suffix = _PY_SUFFIX.get(source)
     return suffix.sub("", image_id) if suffix is not None else image_id
+
+
+def _strings(column: pa.ChunkedArray | pa.Array | np.ndarray | Sequence[str]) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    elif not isinstance(column, pa.Array):
+        column = pa.array(np.asarray(column, dtype=object).tolist(), type=pa.string())
+    return pc.fill_null(column.cast(pa.string()), "")
+
+
+def scene_keys(
+    image_ids: pa.ChunkedArray | pa.Array | np.ndarray | Sequence[str],
+    sources: pa.ChunkedArray | pa.Array | np.ndarray | Sequence[str],
+) -> np.ndarray:
+    """(N,) int64 scene number per row: rows i and j get the same number exactly when
+    `scene_of(image_ids[i], sources[i]) == scene_of(image_ids[j], sources[j])`. Columnar (Arrow):
+    about 0.3 s at 650k rows, where a Python loop over `scene_of` takes seconds."""
+    ids, src = _strings(image_ids), _strings(sources)
+    if len(ids) != len(src):
+        raise ValueError(f"{len(ids)} image ids but {len(src)} sources")
+    scenes = ids
+    for source, suffix in TILE_SUFFIX.items():
+        stripped = pc.replace_substring_regex(ids, pattern=suffix + "$", replacement="")
+        scenes = pc.if_else(pc.equal(src, source), stripped, scenes)
+    encoded = pc.dictionary_encode(scenes)
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def group_members(

@@ -37,6 +37,17 @@ def test_built_corpus_loads_and_is_consistent(small_corpus):
     assert m["labelled"] > 0
 
 
+def test_thumbnail_file_is_the_thumbnail_path_as_text(small_corpus, monkeypatch):
+    c = load_corpus(small_corpus)
+    ids = c.metadata["image_id"].tolist()
+    assert [c.thumbnail_file(i) for i in ids] == [str(c.thumbnail_path(r)) for r in range(len(c))]
+    # an id with slashes: pathlib's answer (repeated slashes folded), kept exactly
+    assert c.thumbnail_file("odd//name/") == str(c.root / "thumbnails" / "odd//name/.webp")
+    monkeypatch.chdir(small_corpus.parent)  # a relative root stays relative, as in thumbnail_path
+    rel = load_corpus(small_corpus.relative_to(small_corpus.parent))
+    assert rel.thumbnail_file(ids[0]) == str(rel.thumbnail_path(0))
+
+
 def test_refuses_a_truncated_embeddings_file(corpus_copy):
     p = corpus_copy / "embeddings.npy"
     p.write_bytes(p.read_bytes()[:-100])

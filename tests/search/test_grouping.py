@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
-from closp_demo.search.grouping import group_by_scene, scene_of
+from closp_demo.search.engine import Overlay, OverlayItem, Result
+from closp_demo.search.grouping import group_by_scene, scene_keys, scene_of
 from closp_demo.service import Explorer
 
 
@@ -84,3 +87,67 @@ def test_a_dense_scene_does_not_crowd_out_the_others(explorer, k):
     # same scenes by their best tiles (ids as a set: FAISS and numpy may order near-ties apart)
     assert {r.image_id for r in grouped} == set(list(first_of_scene.values())[:k])
     assert len(grouped) == k
+
+
+def _same_partition(keys, scenes) -> bool:
+    """Equal keys exactly where the scene strings are equal."""
+    by_key: dict = {}
+    by_scene: dict = {}
+    for key, scene in zip(keys.tolist(), scenes, strict=True):
+        if by_key.setdefault(key, scene) != scene or by_scene.setdefault(scene, key) != key:
+            return False
+    return True
+
+
+def test_scene_keys_number_the_scenes_scene_of_finds(explorer):
+    """The columnar keys the engine groups by agree with `scene_of` on every corpus row."""
+    rows = explorer.engine.rows
+    ids, sources = rows.column("image_id"), rows.column("source")
+    keys = scene_keys(ids, sources)
+    scenes = [scene_of(i, s) for i, s in zip(ids.to_pylist(), sources.to_pylist(), strict=True)]
+    assert keys.shape == (len(rows),) and keys.dtype == np.int64
+    assert _same_partition(keys, scenes)
+    assert len(set(scenes)) < len(scenes)  # the corpus does have tiled scenes
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("mtom-a-r0c1", "majortom"), ("mtom-a-r2c3", "majortom"), ("mtom-a-r0c1", "hydro"),
+         ("mtom-a", "majortom"), ("mtom-a-r0c1", "crisislandmark")],
+        [("ben-x_1_2", "bigearthnet"), ("ben-x_10_20", "bigearthnet"), ("ben-x_1_2", "ssl4eo"),
+         ("ben-x", "bigearthnet")],
+        # only ASCII digits and the very end of the id: Python's \d and $ would take these too
+        [("a-r1c2\n", "hydro"), ("a-r1c2", "hydro"), ("a\n", "hydro"), ("a-r\u0661c2", "hydro"),
+         ("a", "hydro"), ("a-r1c2-r3c4", "hydro"), ("a-r1c2", "hydro")],
+        [("", "majortom"), ("", ""), ("x", "")],
+    ],
+)  # fmt: skip
+def test_scene_keys_agree_with_scene_of_on_edge_cases(pairs):
+    ids, sources = zip(*pairs, strict=True)
+    scenes = [scene_of(i, s) for i, s in pairs]
+    for as_column in (list, np.array, pa.array, lambda v: pa.chunked_array([v[:2], v[2:]])):
+        keys = scene_keys(as_column(list(ids)), as_column(list(sources)))
+        assert _same_partition(keys, scenes)
+
+
+def test_scene_keys_refuse_columns_of_different_lengths():
+    with pytest.raises(ValueError, match="2 image ids but 1 sources"):
+        scene_keys(["a", "b"], ["hydro"])
+
+
+def test_an_upload_is_its_own_scene_in_a_grouped_list(explorer):
+    """A session's upload is ranked among the corpus's scenes and never joins one of them."""
+    engine = explorer.engine
+    query = engine.encoder.encode_text(["river"])[0]
+    alone = engine.search_vector(query, "both", 6, group=True)
+    upload = Result(rank=0, score=0.0, image_id="upload:a.tif", sensor="S2", source="your upload",
+                    labels=(), place="a.tif", timestamp="", footprint=[], thumbnail="",
+                    origin="your upload")  # fmt: skip
+    overlay = Overlay()
+    overlay.add(OverlayItem(vector=np.asarray(query, np.float32), result=upload))
+    mixed = engine.search_vector(query, "both", 6, overlay=overlay, group=True)
+    assert mixed[0] is upload and (upload.rank, upload.more_in_scene) == (1, 0)
+    assert [r.image_id for r in mixed[1:]] == [r.image_id for r in alone[:5]]
+    assert [r.more_in_scene for r in mixed[1:]] == [r.more_in_scene for r in alone[:5]]
+    assert [r.rank for r in mixed] == list(range(1, 7))
