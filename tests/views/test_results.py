@@ -16,6 +16,7 @@ from closp_demo.views.results import (
     gallery_items,
     map_items,
     results_table,
+    static_url,
     upload_result,
 )
 from tests.helpers.hostile_inputs import s2_dn, write_tif
@@ -93,3 +94,21 @@ def test_radar_results_say_clouds_do_not_affect_them(upload):
     radar, optical = map_items([corpus_result(1), upload], lambda path: None)
     assert radar.details["clouds"] == RADAR_CLOUDS and "radar sees through" in RADAR_CLOUDS
     assert "clouds" not in optical.details  # an optical image's evidence has its own cloud share
+
+
+def test_static_urls_are_the_resolved_paths_however_often_asked(tmp_path, monkeypatch):
+    """`static_url` caches its answers; they stay what resolving the path each time gives."""
+    real = tmp_path / "real"
+    (real / "thumbnails").mkdir(parents=True)
+    (real / "thumbnails" / "a.webp").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    paths = ["link/thumbnails/a.webp", Path("link/thumbnails/a.webp"), "real/../link/./a.webp",
+             str(tmp_path / "link" / "thumbnails" / "a.webp"), "missing/b.webp"]  # fmt: skip
+    want = [f"/gradio_api/file={Path(p).resolve()}" for p in paths]
+    for _ in range(2):  # the first call resolves, the second reads the cache
+        assert [static_url(p) for p in paths] == want
+    assert static_url(paths[0]) == f"/gradio_api/file={real / 'thumbnails' / 'a.webp'}"
+    monkeypatch.chdir(real)  # a relative path is resolved against the current directory
+    assert static_url("thumbnails/a.webp") == f"/gradio_api/file={real / 'thumbnails' / 'a.webp'}"
+    assert static_url("missing/b.webp") == f"/gradio_api/file={real / 'missing' / 'b.webp'}"
