@@ -1,6 +1,7 @@
 """Grouping by source scene and filters: variety, quality and cost on one corpus.
 
     python -m bench.grouping [--corpus precomputed]
+    python -m bench.grouping --vectors 650000   # the cost at N vectors (section grouping-scale)
 
 - distinct source scenes in the top 12 (both sensors), plain vs grouped, on the app's example
   queries, the issue's two problem queries and the evaluation queries;
@@ -11,6 +12,10 @@
   for every relevant tile it folds away;
 - search p50 of plain, grouped and filtered queries (server side, encode included), as ratios
   to plain in the same run.
+
+`--vectors N`: the same costs at N vectors instead (bench/grouping_scale.py): the realistic
+vector set and index of bench.index_scale, metadata repeating the corpus's rows with one scene
+per copy, and filters of several selectivities, each checked to return k results.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import CORPUS_DIR, add_output_argument, command_line, md_table, write_section
+from bench.common import (
+    CACHE_DIR,
+    CORPUS_DIR,
+    add_output_argument,
+    command_line,
+    md_table,
+    write_section,
+)
 from closp_demo.evaluation.metrics import dcg_at_k
 from closp_demo.evaluation.queries import load_queries
 from closp_demo.evaluation.relevance import graded_relevance
@@ -73,10 +85,20 @@ def p50s_ms(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    parser.add_argument("--vectors", type=int, help="measure the cost at N vectors instead")
+    parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="vector sets (--vectors)")
     add_output_argument(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     explorer = Explorer(args.corpus)
+    if args.vectors:
+        from bench.grouping_scale import at_scale
+
+        body = at_scale(explorer, args.vectors, args.cache)
+        write_section(args.benchmarks, f"{SECTION}-scale", "Grouping and filters at scale",
+                      command_line("bench.grouping", argv), body, started)  # fmt: skip
+        print(body)
+        return 0
     queries = load_queries()
     rows = []
     for name, texts in (("examples + issue queries", EXAMPLES),

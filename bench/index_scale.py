@@ -238,18 +238,35 @@ def measure_index(
 # --- server side at N rows ---------------------------------------------------------------------
 
 
-def scaled_explorer(explorer, vs: VectorSet, index):
-    """The app's Explorer serving `index`, with metadata repeating the embedded corpus's rows."""
+def scaled_explorer(explorer, vs: VectorSet, index, scenes_per_copy: bool = False):
+    """The app's Explorer serving `index`, with metadata repeating the embedded corpus's rows.
+
+    `scenes_per_copy`: copy c > 0 of a row gets the id `<scene>~c<tile suffix>`, so each copy of
+    a tiled scene is a scene of its own with the same tiles (as a larger corpus has many scenes),
+    where plain repetition makes one scene of every copy: thousands of tiles, grouping's
+    unrealistic worst case. Copies past the first then name thumbnails that do not exist (the
+    server side only builds their paths)."""
     import pandas as pd
 
     from closp_demo.corpus.store import Corpus, _sensor_ranges
     from closp_demo.search.engine import SearchEngine
+    from closp_demo.search.grouping import scene_of
 
     real = explorer.corpus.metadata
     parts = []
     for sensor, count in (("S1", vs.n_s1), ("S2", len(vs.vectors) - vs.n_s1)):
         rows = real.index[real["sensor"] == sensor].to_numpy()
-        parts.append(real.loc[np.resize(rows, count)])
+        part = real.loc[np.resize(rows, count)]
+        if scenes_per_copy:
+            ids = real.loc[rows, "image_id"].tolist()
+            scenes = [scene_of(i, s) for i, s in zip(ids, real.loc[rows, "source"], strict=True)]
+            tails = [i[len(s) :] for i, s in zip(ids, scenes, strict=True)]
+            copies = zip(*np.divmod(np.arange(count), len(rows)), strict=True)
+            new = [ids[j] if c == 0 else f"{scenes[j]}~{c}{tails[j]}" for c, j in copies]
+            part = part.assign(
+                image_id=pd.Series(new, index=part.index, dtype=real["image_id"].dtype)
+            )
+        parts.append(part)
     meta = pd.concat(parts, ignore_index=True)
     corpus = Corpus(explorer.corpus.root, explorer.corpus.manifest, meta, vs.vectors, index,
                     _sensor_ranges(meta["sensor"]))  # fmt: skip

@@ -277,22 +277,44 @@ def search(
     return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
 
+IVF_MAX_WIDEN = 4  # cap on the probe widening of an IVF search within a row set
+
+
+def row_bitmap(rows: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """`rows` (any order, duplicates allowed) as faiss's bitmap (bit i & 7 of byte i >> 3 set
+    for row i), and how many distinct rows it holds."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return np.packbits(mask, bitorder="little"), int(np.count_nonzero(mask))
+
+
 def search_rows(index: faiss.Index, query: np.ndarray, k: int, rows: np.ndarray) -> list[Hit]:
-    """Top-k among an arbitrary set of rows (a place filter). Exact on flat indexes; on IVF the
-    probe count is raised 4x (the allowed rows are scattered over lists the query may not rank
-    first), still approximate. Small sets are better scored exactly from the embeddings."""
-    rows = np.unique(np.asarray(rows, dtype=np.int64))
-    k = min(k, len(rows))
+    """Top-k among an arbitrary set of rows (a place or metadata filter). Exact on flat indexes;
+    on IVF the probe count is raised by 1 / (share of rows kept), at most `IVF_MAX_WIDEN`x (the
+    kept rows are scattered over lists the query may not rank first; as many kept rows are
+    probed as an unfiltered search probes rows), still approximate. The set is a bitmap
+    selector: O(1) per probed row and ~1 ms to build at 650k rows, where `IDSelectorBatch`
+    needs the rows sorted and hashed on every query. Small sets are better scored exactly from
+    the embeddings (`search.candidates`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n = int(index.ntotal)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n):
+        raise IndexError(f"rows outside the index's 0..{n - 1}")
+    bits, kept = row_bitmap(rows, n)
+    k = min(k, kept)
     if k <= 0:
         return []
     q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, index.d))
-    sel = faiss.IDSelectorBatch(rows)
+    sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))  # `bits` outlives the search below
     kind = index_kind(index)
     if kind == "ivf":
         ivf = faiss.extract_index_ivf(index)
-        params = faiss.SearchParametersIVF(sel=sel, nprobe=min(ivf.nlist, 4 * ivf.nprobe))
+        widen = min(IVF_MAX_WIDEN, n / kept)
+        params = faiss.SearchParametersIVF(
+            sel=sel, nprobe=min(ivf.nlist, math.ceil(ivf.nprobe * widen))
+        )
     elif kind == "hnsw":
-        widen = min(MAX_WIDEN, index.ntotal / len(rows))
+        widen = min(MAX_WIDEN, n / kept)
         params = faiss.SearchParametersHNSW(
             sel=sel, efSearch=max(k, int(index.hnsw.efSearch * widen))
         )
