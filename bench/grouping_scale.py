@@ -3,7 +3,7 @@
 The physics vector set and the index `corpus.index` chooses at N (bench.index_scale's builders),
 served by the app's engine over metadata repeating the embedded corpus's rows, each copy of a
 tiled scene a scene of its own (`scaled_explorer(scenes_per_copy=True)`). Filters of several
-selectivities: the kept share decides the path (`search.candidates`: up to `EXACT_ROWS` rows
+selectivities: the kept share decides the path (`search.candidates`: small sets
 scored exactly, more through the index with a row selector), so each is timed, and each is
 checked to return k results for every query (k rows always pass).
 """
@@ -21,7 +21,7 @@ from bench.index_scale import scaled_explorer
 from bench.vectors import physics_set
 from closp_demo.corpus import index as ix
 from closp_demo.evaluation.queries import load_queries
-from closp_demo.search.candidates import EXACT_ROWS
+from closp_demo.search.candidates import EXACT_ROWS, EXACT_SHARE
 from closp_demo.search.filters import parse_filters
 from closp_demo.service import Explorer
 
@@ -67,32 +67,27 @@ def at_scale(explorer: Explorer, n: int, cache: Path) -> str:
         cold = p50s_ms(explorer, texts, VARIANTS, cold=True)
     finally:
         explorer.corpus, explorer.engine = saved
-    rows = [[name, f"{kept[name]:,}", f"{kept[name] / n:.1%}",
-             "exact" if kept[name] <= EXACT_ROWS else "index + selector",
-             f"{warm[name]:.1f}", f"{warm[name] / warm['plain']:.2f}", f"{cold[name]:.1f}",
+    exact_max = min(EXACT_ROWS, EXACT_SHARE * n)
+
+    def path(name: str) -> str:
+        if "filters" not in VARIANTS[name]:
+            return "index"
+        return "exact" if kept[name] <= exact_max else "index + bitmap"
+
+    rows = [[name, f"{kept[name]:,}", f"{kept[name] / n:.1%}", path(name), f"{warm[name]:.1f}",
+             f"{warm[name] / warm['plain']:.2f}", f"{cold[name]:.1f}",
              f"{cold[name] / cold['plain']:.2f}", f"{short[name]} / {len(texts)}"]
             for name in VARIANTS]  # fmt: skip
+    headers = ["search", "kept", "share", "path", "warm p50 ms", "ratio", "cold p50 ms", "ratio",
+               "short"]  # fmt: skip
     return (
         f"{n:,} vectors ({vs.name} set, bench/vectors.py), index {ix.describe(index)} built in "
         f"{build_s:.0f} s; metadata repeating the embedded corpus's rows, one scene per copy "
         f"({len(np.unique(scenes)):,} scenes; numbering them, `SearchEngine.scene_ids`, took "
         f"{scene_s:.2f} s once). Search p50 over {len(texts)} evaluation queries, both sensors, "
         f"k = {K}, encode included, the variants interleaved query by query; warm / cold as in "
-        "the section above. Kept: rows the filter passes (the path `search.candidates` takes: "
-        f"up to {EXACT_ROWS:,} scored exactly, more through the index with a row selector); "
-        f"short: queries that got fewer than {K} results.\n\n"
-        + md_table(
-            [
-                "search",
-                "kept",
-                "share",
-                "path",
-                "warm p50 ms",
-                "ratio",
-                "cold p50 ms",
-                "ratio",
-                "short",
-            ],
-            rows,
-        )
+        "the section above. Kept: rows the filter passes; path: how `search.candidates` ranks "
+        f"them (up to {exact_max:,.0f} rows scored exactly, more through the index with a "
+        f"bitmap selector); short: queries that got fewer than {K} results.\n\n"
+        + md_table(headers, rows)
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from closp_demo.corpus.index import Hit, search, search_rows
+from closp_demo.corpus.index import Hit, row_mask, search, search_mask
 
 EXACT_ROWS = 50_000  # rows gathered at a time when scoring exactly (77 MB of float32)
 EXACT_SHARE = 1 / 32  # row sets up to this share of the corpus are scored exactly
@@ -35,6 +35,17 @@ def _exact(embeddings: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int):
     return best_rows, best_sims
 
 
+def _top_in_mask(
+    index, embeddings: np.ndarray, query: np.ndarray, mask: np.ndarray, kept: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if kept <= min(EXACT_ROWS, EXACT_SHARE * len(embeddings)):
+        return _exact(embeddings, query, np.flatnonzero(mask), k)
+    hits = search_mask(index, query, k, mask, kept)
+    if len(hits) < min(k, kept):  # IVF probed too few lists holding candidates
+        return _exact(embeddings, query, np.flatnonzero(mask), k)
+    return np.array([h.row for h in hits], np.int64), np.array([h.score for h in hits], np.float32)
+
+
 def top_rows(
     index, embeddings: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -44,10 +55,8 @@ def top_rows(
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if len(rows) <= min(EXACT_ROWS, EXACT_SHARE * len(embeddings)):
         return _exact(embeddings, query, rows, k)
-    hits = search_rows(index, query, k, rows)
-    if len(hits) < min(k, len(rows)):  # IVF probed too few lists holding candidates
-        return _exact(embeddings, query, rows, k)
-    return np.array([h.row for h in hits], np.int64), np.array([h.score for h in hits], np.float32)
+    mask = row_mask(rows, len(embeddings))
+    return _top_in_mask(index, embeddings, query, mask, int(np.count_nonzero(mask)), k)
 
 
 def top_k(
@@ -59,7 +68,14 @@ def top_k(
     query = np.asarray(query, dtype=np.float32).reshape(-1)
     if allowed is None:
         return search(index, query, k, id_range)
-    lo, hi = id_range if id_range is not None else (0, len(allowed))
-    rows, sims = top_rows(index, embeddings, query, np.flatnonzero(allowed[lo:hi]) + lo, k)
+    mask = np.asarray(allowed, dtype=bool)
+    if id_range is not None:  # the sensor's rows only
+        lo, hi = id_range
+        mask = np.zeros_like(mask)
+        mask[lo:hi] = allowed[lo:hi]
+    kept = int(np.count_nonzero(mask))
+    if kept == 0 or k <= 0:
+        return []
+    rows, sims = _top_in_mask(index, embeddings, query, mask, kept, k)
     order = np.argsort(-sims, kind="stable")
     return [Hit(int(rows[i]), float(sims[i])) for i in order]

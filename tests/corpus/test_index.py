@@ -14,10 +14,11 @@ from closp_demo.corpus.index import (
     describe,
     index_kind,
     load_index,
-    row_bitmap,
+    row_mask,
     save_index,
     search,
     search_many,
+    search_mask,
     search_rows,
 )
 from tests.helpers.tolerances import SCORE_ATOL
@@ -221,13 +222,28 @@ def test_search_rows_stays_in_an_arbitrary_row_set(realistic, built, kind):
     assert one == [42] if kind != "hnsw" else one in ([], [42])
 
 
-def test_row_bitmap_is_the_set_faiss_reads():
-    rows = np.array([0, 7, 8, 8, 63, 64, 99])  # byte edges, a duplicate, the last row
-    bits, kept = row_bitmap(rows, 100)
-    sel = faiss.IDSelectorBitmap(100, faiss.swig_ptr(bits))
-    assert kept == 6 and len(bits) == 13
-    assert [i for i in range(100) if sel.is_member(i)] == sorted(set(rows.tolist()))
-    assert row_bitmap(np.array([], dtype=np.int64), 10)[1] == 0
+def test_row_mask_keeps_each_row_once():
+    mask = row_mask(np.array([0, 7, 8, 8, 63, 64, 99]), 100)  # a duplicate, both ends
+    assert mask.dtype == bool and len(mask) == 100
+    assert np.flatnonzero(mask).tolist() == [0, 7, 8, 63, 64, 99]
+    assert not row_mask(np.array([], dtype=np.int64), 10).any()
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_search_mask_is_search_rows_of_the_rows_kept(realistic, built, kind):
+    """The mask reaches faiss as a bitmap: bit order and byte edges must hold (rows 0, 7, 8...)."""
+    v, q, _ = realistic
+    rows = np.concatenate([[0, 7, 8, 15, 16, len(v) - 1], np.arange(100, len(v), 5)])
+    mask = row_mask(rows, len(v))
+    for query in q[:5]:
+        hits = search_mask(built[kind], query, 10, mask)
+        assert [h.row for h in hits] == [h.row for h in search_rows(built[kind], query, 10, rows)]
+        assert len(hits) == 10 and all(mask[h.row] for h in hits)
+    only_edges = row_mask(np.array([0, 7, 8, len(v) - 1]), len(v))
+    got = {h.row for h in search_mask(built["flat"], q[0], 10, only_edges)}
+    assert got == {0, 7, 8, len(v) - 1}
+    with pytest.raises(ValueError, match="a mask of 5 rows"):
+        search_mask(built[kind], q[0], 10, np.ones(5, bool))
 
 
 @pytest.mark.parametrize("rows", [np.array([-1, 3]), np.array([3, 10_000])])
