@@ -61,8 +61,8 @@ def scene_keys(
     sources: pa.ChunkedArray | pa.Array | np.ndarray | Sequence[str],
 ) -> np.ndarray:
     """(N,) int64 scene number per row: rows i and j get the same number exactly when
-    `scene_of(image_ids[i], sources[i]) == scene_of(image_ids[j], sources[j])`. Columnar (Arrow):
-    about 0.3 s at 650k rows, where a Python loop over `scene_of` takes seconds."""
+    `scene_of(image_ids[i], sources[i]) == scene_of(image_ids[j], sources[j])`. Columnar (Arrow,
+    no Python object per row): 0.46 s at 650k rows (bench.grouping --vectors)."""
     ids, src = _strings(image_ids), _strings(sources)
     if len(ids) != len(src):
         raise ValueError(f"{len(ids)} image ids but {len(src)} sources")
