@@ -49,6 +49,7 @@ def shown_src(page, elem_id: str) -> str:
 def test_click_a_result_shows_both_images_and_switches_a_composite(page):
     search(page, "a lake surrounded by forest")
     wait_for_gallery(page, 5)
+    expect(page.locator("#detail-main-image")).not_to_be_visible()  # no empty frames before
     page.locator(THUMB).first.click()
     page.locator("#detail-status", has_text="Opened").wait_for()
     expect(page.locator("#detail-view").first).to_be_in_viewport()  # brought into sight
@@ -78,3 +79,15 @@ def test_map_popup_button_opens_the_detail_view(page):
     frame.locator("button.closp-open").dispatch_event("click")
     page.locator("#detail-status", has_text="Opened").wait_for()
     shown_src(page, "detail-main-image")
+
+
+def test_a_bad_id_says_why_and_hides_the_last_image(page):
+    search(page, "river")
+    wait_for_gallery(page, 3)
+    page.locator(THUMB).first.click()
+    shown_src(page, "detail-main-image")
+    page.locator("#detail-id input, #detail-id textarea").first.fill("no-such-image")
+    page.locator("#detail-open").click()
+    page.locator("#detail-status", has_text="no-such-image").wait_for()
+    expect(page.locator("#detail-main-image")).not_to_be_visible()  # no stale image under it
+    assert page.recorder.dialogs == []
