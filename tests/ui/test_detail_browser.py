@@ -3,11 +3,8 @@ click on a result thumbnail, both images shown, a composite switched; a map popu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.helpers.app_server import running_app
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
@@ -26,12 +23,6 @@ expect = pytest.importorskip("playwright.sync_api").expect
 TIMEOUT_MS = 60_000
 IMG_SHOWN = "sel => { const i = document.querySelector(sel); return i && i.complete && " \
             "i.naturalWidth > 0 ? i.src : null; }"  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def app_url(small_corpus) -> Iterator[str]:
-    with running_app(small_corpus) as url:
-        yield url
 
 
 @pytest.fixture
