@@ -144,7 +144,8 @@ def test_grouping_smoke(tmp_path):
 @pytest.mark.slow
 def test_detail_budgets_smoke(tmp_path):
     body = _run("detail_budgets", tmp_path)
-    for step in ("| open a detail view", "| occlusion map, one 120×120 S1", "| heat map, 2000×2000"):
+    steps = ("| open a detail view", "| occlusion map, one 120×120 S1", "| heat map, 2000×2000")
+    for step in steps:
         assert step in body
 
 
