@@ -6,7 +6,8 @@ lay their windows out with `window_layout`, and hand the window patches, batch b
 `ScoreGrid`, which embeds them and assembles the grid of scores (and, where asked, embeddings
 and class fractions).
 
-Layout: the corpus convention (`corpus.sources.tiling.tiles`): `window` x `window` windows,
+Layout: the corpus convention (`corpus.sources.tiling`: `tiles`, `centred_start`): `window` x
+`window` windows,
 contiguous and centred. Per axis n = size // window windows, the first at
 (size - n * window) // 2, so the windows cover the scene, without gaps or overlaps, except a
 centred margin of size - n * window px (< one window) split between the two borders (the left /
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from closp_demo.corpus.sources.tiling import centred_start
 from closp_demo.encoders.base import Encoder, measures_land_cover
 from closp_demo.sensors import PATCH_SIZE, Sensor
 from closp_demo.upload.errors import UploadError
@@ -71,7 +73,7 @@ def window_layout(
         gx, gy = grid_counts(width, height, window, max_windows)
 
     def axis(size: int, n: int, g: int) -> tuple[int, ...]:
-        first = (size - n * window) // 2
+        first = centred_start(size, window)
         picks = [(n - 1) // 2] if g == 1 else np.linspace(0, n - 1, g).round().astype(int)
         return tuple(first + int(i) * window for i in picks)
 
