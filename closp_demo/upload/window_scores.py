@@ -7,8 +7,7 @@ lay their windows out with `window_layout`, and hand the window patches, batch b
 and class fractions).
 
 Layout: the corpus convention (`corpus.sources.tiling`: `tiles`, `centred_start`): `window` x
-`window` windows,
-contiguous and centred. Per axis n = size // window windows, the first at
+`window` windows, contiguous and centred. Per axis n = size // window windows, the first at
 (size - n * window) // 2, so the windows cover the scene, without gaps or overlaps, except a
 centred margin of size - n * window px (< one window) split between the two borders (the left /
 top border gets the smaller half). Beyond `max_windows` whole rows and columns of that grid are
