@@ -2,8 +2,10 @@
 
     python -m bench.run_all [--tiny] [--only query_latency,cold_start] [--benchmarks FILE]
 
-Full sizes take ~20-30 min on 2 vCPU (index_scale at 650k vectors dominates; its vector sets are
-cached under /tmp/closp-bench-cache for later runs). `--tiny` runs each at a size that takes
+Full sizes take ~30-40 min on 2 vCPU (index_scale at 650k vectors dominates; its vector sets
+are cached under /tmp/closp-bench-cache for later runs). The load test is not among them (it
+serves the app to 20 clients for several minutes): `python -m bench.load_test --write
+BENCHMARKS.md`. `--tiny` runs each at a size that takes
 seconds (the smoke test's sizes; the figures are meaningless).
 """
 
@@ -18,14 +20,20 @@ from pathlib import Path
 from bench.common import BENCHMARKS_MD
 
 # Order: the quick, app-level ones first; the long index run last.
-BENCHES = ("query_latency", "cold_start", "text_backends", "browser_latency", "upload_latency",
+BENCHES = ("query_latency", "query_reading", "export", "grouping", "detail_budgets",
+           "cold_start", "text_backends", "browser_latency", "upload_latency", "upload_layouts",
            "tile_raster", "index_scale")  # fmt: skip
 TINY: dict[str, list[str]] = {
     "query_latency": ["--queries", "4", "--profile-queries", "2"],
+    "query_reading": ["--repeats", "1"],
+    "export": ["--k", "5", "--runs", "1"],
+    "grouping": [],  # the evaluation's 71 queries: under a minute
+    "detail_budgets": ["--opens", "2", "--repeats", "1"],
     "cold_start": ["--runs", "1"],
     "text_backends": ["--runs", "1", "--queries", "3", "--skip-app"],
     "browser_latency": ["--queries", "2", "--warmup", "1"],
     "upload_latency": ["--sizes", "120,300", "--runs", "1"],
+    "upload_layouts": ["--runs", "1", "--safe-mb", "20"],
     "tile_raster": ["--side", "500"],
     "index_scale": ["--sizes", "1500", "--augment", "1", "--anchors", "40", "--queries", "8",
                     "--server-queries", "3", "--kinds", "ivf,hnsw"],

@@ -53,3 +53,13 @@ def browser():
         chromium = launch(pw)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(small_corpus):
+    """One app (`python app.py`) on the small corpus, shared by the test modules that only read
+    from it; a module needing its own settings defines its own `app_url`."""
+    from tests.helpers.app_server import running_app
+
+    with running_app(small_corpus) as url:
+        yield url

@@ -8,15 +8,8 @@ from gradio_client import Client, handle_file
 from rasterio.transform import from_bounds
 
 from closp_demo.corpus.sources import bigearthnet
-from tests.helpers.app_server import running_app
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def app_url(small_corpus):
-    with running_app(small_corpus) as url:
-        yield url
 
 
 def test_text_query_returns_ranked_s1_and_s2(app_url):

@@ -9,14 +9,12 @@ stays text and the app keeps serving. Runs on the `small_corpus` fixture (BigEar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from rasterio.transform import from_bounds
 
 from closp_demo.corpus.sources import bigearthnet
 from closp_demo.views.results import PLACE_COLUMN
-from tests.helpers.app_server import running_app
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
@@ -47,12 +45,6 @@ TIMEOUT_MS = 60_000  # first query loads the text model in the server
 MIN_THUMBS = 5
 # Tall enough that the lazily loaded gallery thumbnails are all near the viewport.
 VIEWPORT = {"width": 1400, "height": 1600}
-
-
-@pytest.fixture(scope="module")
-def app_url(small_corpus) -> Iterator[str]:
-    with running_app(small_corpus) as url:
-        yield url
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.helpers.app_server import running_app
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
@@ -31,12 +29,6 @@ DESKTOP = {"width": 1400, "height": 1600}
 PHONE = {"width": 390, "height": 844}
 LINK_FIELD = "#share-link textarea, #share-link input"
 PWNED = "<img src=x onerror=window.__pwned=1>"
-
-
-@pytest.fixture(scope="module")
-def app_url(small_corpus) -> Iterator[str]:
-    with running_app(small_corpus) as url:
-        yield url
 
 
 def open_page(browser, url: str, viewport: dict = DESKTOP):

@@ -126,19 +126,31 @@ def test_text_backends_smoke(tmp_path):
 
 
 def test_export_bench_smoke(tmp_path):
-    from bench import export
-
-    out = tmp_path / "BENCHMARKS.md"
-    out.write_text("# Benchmarks\n")
-    assert export.main(["--k", "5", "--runs", "1", "--benchmarks", str(out)]) == 0
-    body = _section(out, "export")
-    assert "python -m bench.export " in body and "| zip | 5 |" in body
+    body = _run("export", tmp_path)
+    assert "| zip | 5 |" in body
 
 
 def test_query_reading_smoke(tmp_path):
-    from bench import query_reading
+    assert "read_and_embed - encode_text" in _run("query_reading", tmp_path)
 
-    out = tmp_path / "B.md"
-    assert query_reading.main(["--repeats", "1", "--benchmarks", str(out)]) == 0
-    text = out.read_text()
-    assert "<!-- query-reading:start -->" in text and "read_and_embed - encode_text" in text
+
+@pytest.mark.slow
+def test_grouping_smoke(tmp_path):
+    body = _run("grouping", tmp_path)
+    assert "Distinct source scenes in the top 12" in body
+    assert "| grouped + filtered |" in body
+
+
+@pytest.mark.slow
+def test_detail_budgets_smoke(tmp_path):
+    body = _run("detail_budgets", tmp_path)
+    steps = ("| open a detail view", "| occlusion map, one 120×120 S1", "| heat map, 2000×2000")
+    for step in steps:
+        assert step in body
+
+
+@pytest.mark.slow
+def test_upload_layouts_smoke(tmp_path):
+    body = _run("upload_layouts", tmp_path)
+    for case in ("| 12 band files", "| zipped S2 L2A .SAFE", "| zipped S1 GRD .SAFE"):
+        assert case in body

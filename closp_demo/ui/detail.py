@@ -62,36 +62,52 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
                                   placeholder="an id from the table, or upload:<file>")  # fmt: skip
             open_btn = gr.Button("Open", elem_id="detail-open", scale=1, variant="primary")
         status = gr.Markdown(elem_id="detail-status")
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                main_facts = gr.Markdown(elem_id="detail-main-facts")
-                main_pick = gr.Radio([], label="Composite", elem_id="detail-main-composite")
-                main_img = gr.Image(label="Image", elem_id="detail-main-image",
-                                    interactive=False, show_label=False, height=380)  # fmt: skip
-                main_help = gr.Markdown()
-            with gr.Column():
-                twin_facts = gr.Markdown(elem_id="detail-twin-facts")
-                twin_pick = gr.Radio([], label="Composite", elem_id="detail-twin-composite")
-                twin_img = gr.Image(label="Other sensor", elem_id="detail-twin-image",
-                                    interactive=False, show_label=False, height=380)  # fmt: skip
-                twin_help = gr.Markdown()
-        with gr.Accordion("Plots and why it matched", open=True):
-            with gr.Row():
-                main_plot = gr.Plot(label="Plot of the image", elem_id="detail-main-plot")
-                twin_plot = gr.Plot(label="Plot of the other sensor", elem_id="detail-twin-plot")
-            with gr.Row():
-                breakdown = gr.Plot(label="Score by class", elem_id="detail-breakdown")
-                evidence = gr.Plot(label="Per-pixel evidence", elem_id="detail-evidence")
-            occlude_btn = gr.Button("Occlusion map for the query (computed on demand)")
-            occlusion = gr.Plot(label="Occlusion map")
+        # Hidden until an image opens: empty image and plot frames filled a phone's screen.
+        body = gr.Column(visible=False, elem_id="detail-body")
+        with body:
+            with gr.Row(equal_height=False):
+                with gr.Column():
+                    main_facts = gr.Markdown(elem_id="detail-main-facts")
+                    main_pick = gr.Radio([], label="Composite", elem_id="detail-main-composite")
+                    main_img = gr.Image(
+                        label="Image",
+                        elem_id="detail-main-image",
+                        interactive=False,
+                        show_label=False,
+                        height=380,
+                    )
+                    main_help = gr.Markdown()
+                with gr.Column():
+                    twin_facts = gr.Markdown(elem_id="detail-twin-facts")
+                    twin_pick = gr.Radio([], label="Composite", elem_id="detail-twin-composite")
+                    twin_img = gr.Image(
+                        label="Other sensor",
+                        elem_id="detail-twin-image",
+                        interactive=False,
+                        show_label=False,
+                        height=380,
+                    )
+                    twin_help = gr.Markdown()
+            with gr.Accordion("Plots and why it matched", open=True):
+                with gr.Row():
+                    main_plot = gr.Plot(label="Plot of the image", elem_id="detail-main-plot")
+                    twin_plot = gr.Plot(
+                        label="Plot of the other sensor", elem_id="detail-twin-plot"
+                    )
+                with gr.Row():
+                    breakdown = gr.Plot(label="Score by class", elem_id="detail-breakdown")
+                    evidence = gr.Plot(label="Per-pixel evidence", elem_id="detail-evidence")
+                occlude_btn = gr.Button("Occlusion map for the query (computed on demand)")
+                occlusion = gr.Plot(label="Occlusion map")
 
     def open_detail(iid, q, ov):
         try:
             d: Detail = explorer.detail(iid, q, ov)
         except DetailError as err:
-            return (None, f"⚠️ {escape_markdown(err)}", "", gr.update(choices=[], value=None),
-                    None, "", "", gr.update(choices=[], value=None), None, "")  # fmt: skip
-        outs = [d, f"✅ Opened {escape_markdown(d.main.title)}"]
+            return (None, f"⚠️ {escape_markdown(err)}", gr.update(visible=False), "",
+                    gr.update(choices=[], value=None), None, "", "",
+                    gr.update(choices=[], value=None), None, "")  # fmt: skip
+        outs = [d, f"✅ Opened {escape_markdown(d.main.title)}", gr.update(visible=True)]
         for side in (d.main, d.twin):
             if side is None:
                 outs += [d.twin_markdown(), gr.update(choices=[], value=None), None, ""]
@@ -121,7 +137,7 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
             return None, ""
         return explorer.composite(side, key), composite_help(key)
 
-    outputs = [state, status, main_facts, main_pick, main_img, main_help,
+    outputs = [state, status, body, main_facts, main_pick, main_img, main_help,
                twin_facts, twin_pick, twin_img, twin_help]  # fmt: skip
     opens = [
         (open_detail, [image_id, query, overlay], outputs),

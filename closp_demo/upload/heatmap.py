@@ -3,12 +3,13 @@
 A full Sentinel-2 tile (10980 x 10980 px, 12 bands, 2.9 GB as uint16) does not fit the memory
 budget of a small server, and need not: the raster is read one strip of windows at a time
 (a `window`-pixel-high band across the raster), each strip is cut into `window` x `window`
-patches (the encoder's 120 x 120 input), encoded in batches, and only one value per window is
-kept: the similarity of its embedding to a text query and, for encoders that measure land cover
-(`encoders.base.LandCoverEncoder`: the physics baseline), its class fractions. Peak memory is one
-strip, one batch of encoder intermediates and GDAL's block cache, whatever the raster's size.
+patches (the encoder's 120 x 120 input) and handed to the window-scoring core the app's heat map
+uses too (`window_scores.ScoreGrid`: embedded in batches; kept per window: the similarity of its
+embedding to a text query and, for encoders that measure land cover (the physics baseline), its
+class fractions). Peak memory is one strip, one batch of encoder intermediates and GDAL's block
+cache, whatever the raster's size.
 
-Windows follow the corpus convention of `sources.tiling.tiles`: non-overlapping, centred, the
+Windows follow `window_scores.window_layout` (the corpus convention): contiguous, centred, the
 ragged remainder dropped (10980 = 91 x 120 + 60). Windows with less than half valid pixels
 (no-data 0 / NaN) get NaN. Band layout is the internal one (`corpus.records`): 12 bands in
 `sensors.S2_BANDS` order as digital numbers, or 2 bands VV, VH in dB.
@@ -27,19 +28,24 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from closp_demo.corpus.records import BANDS_BY_SENSOR
-from closp_demo.encoders.base import Encoder, measures_land_cover
+from closp_demo.encoders.base import Encoder
 from closp_demo.sensors import PATCH_SIZE, Sensor
+from closp_demo.upload.errors import UploadError
+from closp_demo.upload.window_scores import (
+    BATCH_WINDOWS,
+    ScoreGrid,
+    WindowLayout,
+    query_vector,
+    window_layout,
+)
 
 MIN_VALID = 0.5  # a window needs this share of valid pixels to get a value
-BATCH_WINDOWS = 48  # windows encoded at once: bounds the encoder's intermediates (~120 MB)
 # GDAL must keep one row of compressed blocks decoded while the strips inside it are read (a
 # 512-px block row of a 10980-px, 12-band uint16 raster is 138 MB), or it decodes each block
 # again for every strip.
 GDAL_CACHE_MB = 256
 
-
-class TileError(ValueError):
-    """A raster that cannot be heat-mapped; the message says why (shown to a person)."""
+TileError = UploadError  # a raster that cannot be heat-mapped; the message says why
 
 
 @dataclass
@@ -53,18 +59,11 @@ class HeatMap:
     crs: str
     window: int
     sensor: Sensor
+    layout: WindowLayout  # where each cell's window lies in the raster
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.valid.shape
-
-
-def window_grid(width: int, height: int, window: int = PATCH_SIZE) -> tuple[int, int, int, int]:
-    """(rows, cols, top, left) of the centred non-overlapping window grid of a raster."""
-    rows, cols = height // window, width // window
-    if rows == 0 or cols == 0:
-        raise TileError(f"raster of {width} x {height} px is smaller than one {window} px window")
-    return rows, cols, (height - rows * window) // 2, (width - cols * window) // 2
 
 
 def _valid_pixels(patches: np.ndarray, sensor: Sensor, nodata: float | None) -> np.ndarray:
@@ -74,18 +73,6 @@ def _valid_pixels(patches: np.ndarray, sensor: Sensor, nodata: float | None) -> 
     if fill is not None:
         valid &= ~(patches == fill).all(axis=1)
     return valid
-
-
-def _encode(
-    encoder: Encoder, patches: np.ndarray, sensor: Sensor
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Embeddings and, where the encoder measures them, class fractions of one batch."""
-    if measures_land_cover(encoder):
-        # One pass: the physics encoder's embedding is a function of its class fractions.
-        with np.errstate(over="ignore"):  # its soft thresholds saturate exp() on extreme pixels
-            fractions, _ = encoder.class_fractions(patches, sensor)
-        return encoder.embed_fractions(fractions), fractions
-    return encoder.encode_images(patches, sensor), None
 
 
 def heat_map(
@@ -104,10 +91,7 @@ def heat_map(
     """
     path = Path(path)
     if query is not None:
-        query = np.asarray(query, dtype=np.float32).reshape(-1)
-        if query.shape[0] != encoder.info.dim:
-            raise TileError(f"query vector has {query.shape[0]} values, the encoder "
-                            f"{encoder.info.id} makes {encoder.info.dim}")  # fmt: skip
+        query = query_vector(query, encoder)
     try:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20), rasterio.open(path) as src:
             return _heat_map(src, encoder, query, sensor, window, keep_embeddings, progress)
@@ -126,16 +110,14 @@ def _heat_map(src, encoder, query, sensor, window, keep_embeddings, progress) ->
     elif BANDS_BY_SENSOR.get(sensor) != src.count:
         raise TileError(f"{name} has {src.count} bands, but {sensor} needs "
                         f"{BANDS_BY_SENSOR.get(sensor, '?')}")  # fmt: skip
-    rows, cols, top, left = window_grid(src.width, src.height, window)
-    dim = encoder.info.dim
-    similarity = np.full((rows, cols), np.nan, np.float32) if query is not None else None
+    layout = window_layout(src.width, src.height, window)  # every window: contiguous strips
+    rows, cols = layout.shape
+    left = layout.xs[0]
+    grid = ScoreGrid(encoder, layout.shape, query, keep_embeddings)
     valid_share = np.zeros((rows, cols), np.float32)
-    embeddings = np.full((rows, cols, dim), np.nan, np.float32) if keep_embeddings else None
-    fractions = None
-    classes = tuple(encoder.classes) if measures_land_cover(encoder) else ()
     bands = list(range(1, src.count + 1))
     for r in tqdm(range(rows), desc=f"heat map {name}", unit="row", disable=not progress):
-        strip = src.read(bands, window=Window(left, top + r * window, cols * window, window),
+        strip = src.read(bands, window=Window(left, layout.ys[r], cols * window, window),
                          out_dtype=np.float32)  # fmt: skip
         # (B, window, cols*window) -> (cols, B, window, window): one patch per window.
         patches = strip.reshape(src.count, window, cols, window).transpose(2, 0, 1, 3)
@@ -145,22 +127,11 @@ def _heat_map(src, encoder, query, sensor, window, keep_embeddings, progress) ->
             share = _valid_pixels(batch, sensor, src.nodata).mean(axis=(1, 2))
             valid_share[r, start : start + len(batch)] = share
             keep = share >= MIN_VALID
-            if not keep.any():
-                continue
-            emb, frac = _encode(encoder, batch[keep], sensor)
-            at = np.flatnonzero(keep) + start
-            if frac is not None:
-                if fractions is None:
-                    fractions = np.full((rows, cols, frac.shape[1]), np.nan, np.float32)
-                fractions[r, at] = frac
-            if similarity is not None:
-                similarity[r, at] = emb @ query
-            if embeddings is not None:
-                embeddings[r, at] = emb
-    transform = src.transform * Affine.translation(left, top) * Affine.scale(window)
+            grid.add(np.full(keep.sum(), r), np.flatnonzero(keep) + start, batch[keep], sensor)
+    transform = src.transform * Affine.translation(left, layout.ys[0]) * Affine.scale(window)
     crs = src.crs.to_string() if src.crs else ""
-    return HeatMap(similarity, fractions, classes, valid_share, embeddings, transform, crs,
-                   window, sensor)  # fmt: skip
+    return HeatMap(grid.similarity, grid.fractions, grid.classes, valid_share, grid.embeddings,
+                   transform, crs, window, sensor, layout)  # fmt: skip
 
 
 def save_heat_map(heat: HeatMap, path: str | Path) -> Path:

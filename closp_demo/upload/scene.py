@@ -61,7 +61,13 @@ from closp_demo.upload.errors import UploadError, display_name
 from closp_demo.upload.names import band_of_name, product_key
 from closp_demo.upload.sar import Calibrator, warp_gcps
 from closp_demo.upload.stack import BandFile, BandStack, assemble
-from closp_demo.upload.windows import normalised_bounds, read_preview, read_tiles
+from closp_demo.upload.windows import (
+    TileGrid,
+    normalised_bounds,
+    read_preview,
+    read_tiles,
+    tile_grid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +129,11 @@ def read_upload(
 
 def read_uploads(
     paths: Sequence[str | Path], limits: Limits | None = None,
-    filenames: Sequence[str] | None = None,
+    filenames: Sequence[str] | None = None, grid: TileGrid = tile_grid,
 ) -> UploadedScene:  # fmt: skip
     """Read one upload: a band-stack GeoTIFF, several band files, or one ZIP (band files or a
-    zipped .SAFE product) -> one scene; `UploadError` on any problem (see `read_upload`)."""
+    zipped .SAFE product) -> one scene; `UploadError` on any problem (see `read_upload`).
+    `grid` lays out its tiles (the heat map's: `window_scores.centred_grid`)."""
     limits = limits or Limits()
     paths = [Path(p) for p in paths]
     given = list(filenames) if filenames is not None else [p.name for p in paths]
@@ -143,7 +150,7 @@ def read_uploads(
             warnings.catch_warnings(),
         ):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return _dispatch(paths, names, limits)
+            return _dispatch(paths, names, limits, grid)
     except UploadError as exc:
         logger.info("upload %r refused: %s", label, exc)
         raise
@@ -160,7 +167,7 @@ def read_uploads(
         ) from exc
 
 
-def _dispatch(paths: list[Path], names: list[str], limits: Limits) -> UploadedScene:
+def _dispatch(paths: list[Path], names: list[str], limits: Limits, grid: TileGrid) -> UploadedScene:
     if not paths:
         raise UploadError("no file was uploaded: choose a GeoTIFF, band files or one ZIP")
     sizes = [check_file(p, limits, n) for p, n in zip(paths, names, strict=True)]
@@ -172,12 +179,12 @@ def _dispatch(paths: list[Path], names: list[str], limits: Limits) -> UploadedSc
         )
     if zips:
         stack = read_zip(paths[0], names[0], limits)
-        return _read_stack(stack, limits, product_name(names[0]))
+        return _read_stack(stack, limits, product_name(names[0]), grid)
     if len(paths) == 1 and not _one_band_file(paths[0], names[0]):
-        return _read(paths[0], limits, names[0], sizes[0])
+        return _read(paths[0], limits, names[0], sizes[0], grid)
     files = [BandFile(str(p), n, size) for p, n, size in zip(paths, names, sizes, strict=True)]
     stack = assemble(files, limits)
-    return _read_stack(stack, limits, _stack_name(stack))
+    return _read_stack(stack, limits, _stack_name(stack), grid)
 
 
 def _one_band_file(path: Path, name: str) -> bool:
@@ -205,7 +212,7 @@ def _stack_name(stack: BandStack) -> str:
     return f"{len(stack.files)} band files"
 
 
-def _read(path: Path, limits: Limits, name: str, size: int) -> UploadedScene:
+def _read(path: Path, limits: Limits, name: str, size: int, grid: TileGrid) -> UploadedScene:
     check_tiff_magic(path, name)
     try:
         src = rasterio.open(path, driver="GTiff", sharing=False)
@@ -219,13 +226,13 @@ def _read(path: Path, limits: Limits, name: str, size: int) -> UploadedScene:
         georef = check_header(src, limits, name, size)
         layout = detect_layout(src, name, notes)
         if georef == "gcps":
-            return _warped_scene(src, layout, limits, name, notes, {})
-        return _scene(src, layout, limits, name, notes)
+            return _warped_scene(src, layout, limits, name, notes, {}, grid)
+        return _scene(src, layout, limits, name, notes, grid)
 
 
 def _warped_scene(
     src: DatasetReader, layout: BandLayout, limits: Limits, name: str, notes: list[str],
-    tables: dict,
+    tables: dict, grid: TileGrid,
 ) -> UploadedScene:  # fmt: skip
     """A raster placed by ground control points, warped (and calibrated with `tables`, band ->
     `sar.CalibrationTable`, when there is one for each band)."""
@@ -235,10 +242,10 @@ def _warped_scene(
         check_extent(warped.width, warped.height, limits, name)
         if tables and all(b in tables for b in layout.pols):
             layout.calibrate = Calibrator([tables[b] for b in layout.pols], warped, gcp, gcp_crs)
-        return _scene(warped, layout, limits, name, notes)
+        return _scene(warped, layout, limits, name, notes, grid)
 
 
-def _read_stack(stack: BandStack, limits: Limits, name: str) -> UploadedScene:
+def _read_stack(stack: BandStack, limits: Limits, name: str, grid: TileGrid) -> UploadedScene:
     """A band stack (several files or ZIP members) through the same steps as one file."""
     notes = list(stack.notes)
     try:
@@ -253,13 +260,14 @@ def _read_stack(stack: BandStack, limits: Limits, name: str) -> UploadedScene:
         layout.scales = np.array([src.scales[i - 1] for i in layout.indexes], dtype=np.float64)
         layout.offsets = np.array([src.offsets[i - 1] for i in layout.indexes], dtype=np.float64)
         if stack.gcps:
-            return _warped_scene(src, layout, limits, name, notes, stack.calibration)
-        return _scene(src, layout, limits, name, notes)
+            return _warped_scene(src, layout, limits, name, notes, stack.calibration, grid)
+        return _scene(src, layout, limits, name, notes, grid)
 
 
 def _scene(
-    src: DatasetReader, layout: BandLayout, limits: Limits, name: str, notes: list[str]
-) -> UploadedScene:
+    src: DatasetReader, layout: BandLayout, limits: Limits, name: str, notes: list[str],
+    grid: TileGrid,
+) -> UploadedScene:  # fmt: skip
     placed = src.crs is not None and not src.transform.is_identity
     if placed:
         crs = src.crs.to_string()
@@ -276,7 +284,7 @@ def _scene(
     preview = _preview(src, layout, name, notes)
     if placed:
         _note_pixel_size(src, notes)
-    tiles = read_tiles(src, layout, limits, name, notes, crs, timestamp)
+    tiles = read_tiles(src, layout, limits, name, notes, crs, timestamp, grid)
     return UploadedScene(
         sensor=layout.sensor,
         level=layout.level,

@@ -3,8 +3,8 @@
 The full raster is never in memory. Rasters larger than 120 x 120 are cut into 120 x 120 tiles read
 by windows on an even grid: tile origins evenly spaced from the first to the last pixel of each
 axis, as many as fit without overlap, reduced to at most `max_tiles` (e.g. 8 x 8 for a square
-scene). Rasters whose short side is 32..119 px are read with square windows of that side,
-upsampled (bilinear) to 120.
+scene); the heat map passes its own grid (`window_scores.centred_grid`). Rasters whose short
+side is 32..119 px are read with square windows of that side, upsampled (bilinear) to 120.
 
 Invalid pixels (nodata, mask, NaN, +-Inf): tiles with less than half valid pixels, and constant
 tiles, are skipped; the remaining invalid pixels are filled with the tile's band medians.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from rasterio.enums import MaskFlags, Resampling
@@ -167,13 +167,10 @@ def decimated(
 # --- the tiles ---------------------------------------------------------------------------------
 
 
-def tile_grid(width: int, height: int, side: int, max_tiles: int) -> list[tuple[int, int]]:
-    """Origins (col, row) of side x side windows on an even grid, at most `max_tiles`.
-
-    Per axis, n = size // side windows fit without overlap; when n x m exceeds `max_tiles`, the
-    largest grid within it is used, preferring square spacing. Origins are evenly spaced from
-    the first to the last pixel (a single window is centred). Row-major order.
-    """
+def grid_counts(width: int, height: int, side: int, max_tiles: int) -> tuple[int, int]:
+    """(columns, rows) of side x side windows: as many as fit without overlap (at least one per
+    axis) or, when more than `max_tiles` fit, the largest grid within it, preferring square
+    spacing."""
     nx, ny = max(1, width // side), max(1, height // side)
     gx, gy = nx, ny
     if nx * ny > max_tiles:
@@ -183,6 +180,17 @@ def tile_grid(width: int, height: int, side: int, max_tiles: int) -> list[tuple[
             key = (cx * cy, -abs(math.log((width / cx) / (height / cy))))
             if best is None or key > best:
                 best, gx, gy = key, cx, cy
+    return gx, gy
+
+
+def tile_grid(width: int, height: int, side: int, max_tiles: int) -> list[tuple[int, int]]:
+    """Origins (col, row) of side x side windows on an even grid, at most `max_tiles`.
+
+    Per axis, `grid_counts` windows; origins are evenly spaced from the first to the last pixel
+    (a single window is centred). Row-major order. (The heat map uses the contiguous centred
+    grid of `window_scores.centred_grid` instead.)
+    """
+    gx, gy = grid_counts(width, height, side, max_tiles)
 
     def axis(size: int, n: int) -> list[int]:
         if n == 1:
@@ -190,6 +198,9 @@ def tile_grid(width: int, height: int, side: int, max_tiles: int) -> list[tuple[
         return [int(v) for v in np.linspace(0, size - side, n).round()]
 
     return [(x, y) for y in axis(height, gy) for x in axis(width, gx)]
+
+
+TileGrid = Callable[[int, int, int, int], list[tuple[int, int]]]  # (w, h, side, max) -> origins
 
 
 def read_tiles(
@@ -200,11 +211,13 @@ def read_tiles(
     notes: list[str],
     crs: str,
     timestamp: str | None,
+    grid: TileGrid = tile_grid,
 ) -> list[ImageRecord]:
-    """The scene's usable 120 x 120 tiles in the internal layout (see the module docstring)."""
+    """The scene's usable 120 x 120 tiles in the internal layout (see the module docstring),
+    at the origins `grid` lays out."""
     width, height = src.width, src.height
     side = min(PATCH_SIZE, width, height)
-    origins = tile_grid(width, height, side, limits.max_tiles)
+    origins = grid(width, height, side, limits.max_tiles)
     upsample = side < PATCH_SIZE
     out_hw = (PATCH_SIZE, PATCH_SIZE) if upsample else None
     resampling = Resampling.bilinear if upsample else Resampling.nearest

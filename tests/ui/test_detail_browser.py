@@ -3,11 +3,8 @@ click on a result thumbnail, both images shown, a composite switched; a map popu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.helpers.app_server import running_app
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
@@ -28,12 +25,6 @@ IMG_SHOWN = "sel => { const i = document.querySelector(sel); return i && i.compl
             "i.naturalWidth > 0 ? i.src : null; }"  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def app_url(small_corpus) -> Iterator[str]:
-    with running_app(small_corpus) as url:
-        yield url
-
-
 @pytest.fixture
 def page(browser, app_url):
     page = new_page(browser, {"width": 1400, "height": 1600}, TIMEOUT_MS, app_url)
@@ -49,6 +40,7 @@ def shown_src(page, elem_id: str) -> str:
 def test_click_a_result_shows_both_images_and_switches_a_composite(page):
     search(page, "a lake surrounded by forest")
     wait_for_gallery(page, 5)
+    expect(page.locator("#detail-main-image")).not_to_be_visible()  # no empty frames before
     page.locator(THUMB).first.click()
     page.locator("#detail-status", has_text="Opened").wait_for()
     expect(page.locator("#detail-view").first).to_be_in_viewport()  # brought into sight
@@ -78,3 +70,15 @@ def test_map_popup_button_opens_the_detail_view(page):
     frame.locator("button.closp-open").dispatch_event("click")
     page.locator("#detail-status", has_text="Opened").wait_for()
     shown_src(page, "detail-main-image")
+
+
+def test_a_bad_id_says_why_and_hides_the_last_image(page):
+    search(page, "river")
+    wait_for_gallery(page, 3)
+    page.locator(THUMB).first.click()
+    shown_src(page, "detail-main-image")
+    page.locator("#detail-id input, #detail-id textarea").first.fill("no-such-image")
+    page.locator("#detail-open").click()
+    page.locator("#detail-status", has_text="no-such-image").wait_for()
+    expect(page.locator("#detail-main-image")).not_to_be_visible()  # no stale image under it
+    assert page.recorder.dialogs == []

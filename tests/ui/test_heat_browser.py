@@ -4,11 +4,8 @@ change to the tinted windows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.helpers.app_server import running_app
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
@@ -28,12 +25,6 @@ pytest.importorskip("playwright.sync_api")
 TIMEOUT_MS = 60_000
 PREVIEW_SRC = "sel => { const i = document.querySelector(sel); return i && i.complete && " \
               "i.naturalWidth > 0 ? i.src : null; }"  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def app_url(small_corpus) -> Iterator[str]:
-    with running_app(small_corpus) as url:
-        yield url
 
 
 def test_heat_map_tints_the_preview_and_the_map(browser, app_url, samples_dir):

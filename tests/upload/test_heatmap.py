@@ -13,7 +13,8 @@ from rasterio.windows import Window
 from closp_demo.encoders import create_encoder
 from closp_demo.encoders.base import measures_land_cover
 from closp_demo.sensors import S1_BANDS, S2_BANDS
-from closp_demo.upload.heatmap import TileError, heat_map, save_heat_map, window_grid
+from closp_demo.upload.heatmap import TileError, heat_map, save_heat_map
+from tests.helpers.mosaics import real_patches, side_by_side
 
 W = 120
 
@@ -21,11 +22,6 @@ W = 120
 @pytest.fixture(scope="module")
 def encoder():
     return create_encoder("physics-minilm")
-
-
-@pytest.fixture(scope="module")
-def ben(samples_dir):
-    return np.load(samples_dir / "bigearthnet" / "ben_patches.npz")
 
 
 def _write(path, data, nodata=None, crs="EPSG:32633"):
@@ -39,29 +35,20 @@ def _write(path, data, nodata=None, crs="EPSG:32633"):
 
 
 @pytest.fixture(scope="module")
-def s2_raster(ben, tmp_path_factory):
+def s2_raster(samples_dir, tmp_path_factory):
     """A 410 x 530 px 12-band raster of real BigEarthNet S2 patches side by side (uint16 DN),
     with a no-data (0) block over the top-left window and a thin no-data stripe elsewhere."""
-    patches = ben["s2"][np.all(ben["s2"].reshape(len(ben["s2"]), -1) > 0, axis=1)][:20]
-    rows = [np.concatenate(list(patches[i * 5 : i * 5 + 5]), axis=2) for i in range(4)]
-    data = np.concatenate(rows, axis=1)[:, :410, :530].astype(np.uint16)  # (12, 410, 530)
+    data = side_by_side(real_patches(samples_dir, "S2", 20), 4, 5)[:, :410, :530].astype(np.uint16)
     data[:, :150, :150] = 0  # covers window (0, 0) entirely (rows and cols 25..145)
     data[:, 300:310, :] = 0  # < half of the windows it crosses
     return _write(tmp_path_factory.mktemp("tiles") / "s2.tif", data, nodata=0)
 
 
-def test_window_grid_is_centred():
-    assert window_grid(10980, 10980) == (91, 91, 30, 30)
-    assert window_grid(530, 410) == (3, 4, 25, 25)
-    with pytest.raises(TileError, match="smaller than one 120 px window"):
-        window_grid(100, 500)
-
-
 def test_heat_map_matches_encoding_each_window(s2_raster, encoder):
     query = encoder.encode_text(["dense forest"])[0]
     heat = heat_map(s2_raster, encoder, query, progress=False)
-    rows, cols, top, left = window_grid(530, 410)
-    assert heat.shape == (rows, cols) == (3, 4)
+    top, left = heat.layout.ys[0], heat.layout.xs[0]
+    assert heat.shape == (3, 4) and (top, left) == (25, 25)  # centred windows
     assert heat.sensor == "S2"
     # window (0, 0) is all no-data: no value, valid share 0
     assert heat.valid[0, 0] == 0 and np.isnan(heat.similarity[0, 0])
@@ -115,11 +102,10 @@ def test_keep_embeddings_and_no_query(s2_raster, encoder):
     assert norms == pytest.approx(1.0, abs=1e-4)
 
 
-def test_s1_raster_detected_by_band_count(ben, tmp_path, encoder):
-    s1 = ben["s1"][np.isfinite(ben["s1"]).all(axis=(1, 2, 3))][:6]
-    data = np.concatenate([np.concatenate(list(s1[:3]), axis=2),
-                           np.concatenate(list(s1[3:6]), axis=2)], axis=1)  # fmt: skip
-    path = _write(tmp_path / "s1.tif", data.astype(np.float32))
+def test_s1_raster_detected_by_band_count(samples_dir, tmp_path, encoder):
+    s1 = real_patches(samples_dir, "S1", 6)
+    data = side_by_side(s1, 2, 3)
+    path = _write(tmp_path / "s1.tif", data)
     heat = heat_map(path, encoder, encoder.encode_text(["open water"])[0], progress=False)
     assert heat.sensor == "S1" and heat.shape == (2, 3)
     expected = encoder.encode_images(s1[4:5].astype(np.float32), "S1")[0]

@@ -16,6 +16,7 @@ from closp_demo.upload import query_map as qm_module
 from closp_demo.upload.errors import UploadError
 from closp_demo.upload.query_map import query_map
 from closp_demo.views.heat import map_cells
+from tests.helpers.mosaics import real_patches, side_by_side
 from tests.helpers.tolerances import SCORE_ATOL
 
 W = 120
@@ -30,16 +31,14 @@ def explorer(small_corpus):
 def mosaic(samples_dir, tmp_path_factory):
     """5 x 3 real BigEarthNet S2 patches side by side as one 600 x 360 px uint16 GeoTIFF: the
     upload's even window grid (origins 0, 120, ... ) falls exactly on the patches."""
-    ben = np.load(samples_dir / "bigearthnet" / "ben_patches.npz")["s2"]
-    patches = ben[np.all(ben.reshape(len(ben), -1) > 0, axis=1)][:15].astype(np.uint16)
-    data = np.concatenate([np.concatenate(list(patches[r * 5 : r * 5 + 5]), axis=2)
-                           for r in range(3)], axis=1)  # fmt: skip
+    patches = real_patches(samples_dir, "S2", 15)
+    data = side_by_side(patches.astype(np.uint16), 3, 5)
     path = tmp_path_factory.mktemp("mosaic") / "mosaic.tif"
     profile = {"driver": "GTiff", "width": 600, "height": 360, "count": 12, "dtype": "uint16",
                "crs": "EPSG:32633", "transform": from_origin(500000, 5200000, 10, 10)}  # fmt: skip
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
-    return path, patches.astype(np.float32)
+    return path, patches
 
 
 def test_each_window_scores_as_its_patch_alone(explorer, mosaic):
@@ -138,6 +137,7 @@ def test_an_encoder_that_needs_vv_and_vh_refuses_vv_alone_before_embedding(explo
     path = write_tif(tmp_path / "VV.tif", s1_db(360, 360, seed=53)[:1])
     info = dataclasses.replace(explorer.encoder.info, partial_s1=False, name="CLOSP-RN")
     monkeypatch.setattr(explorer.encoder, "info", info)
-    monkeypatch.setattr(explorer.encoder, "encode_images", None)  # never reached
+    for method in ("encode_images", "class_fractions"):  # never reached
+        monkeypatch.setattr(explorer.encoder, method, None)
     answer = explorer.heat_map(str(path), "a lake")
     assert not answer.ok and "cannot be embedded by CLOSP-RN" in answer.message, answer.message

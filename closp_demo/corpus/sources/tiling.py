@@ -107,13 +107,18 @@ class Tile:
         return f"r{self.row}c{self.col}"
 
 
+def centred_start(length: int, size: int = PATCH_SIZE) -> int:
+    """Offset of the first of the length // size contiguous tiles centred along one axis (the
+    remainder is split between the borders, the first getting the smaller half)."""
+    return (length - (length // size) * size) // 2
+
+
 def tiles(transform: Affine, height: int, width: int, size: int = PATCH_SIZE) -> Iterator[Tile]:
     """Non-overlapping size x size tiles, row-major, centred (the remainder is dropped)."""
     rows, cols = height // size, width // size
     if rows == 0 or cols == 0:
         raise ValueError(f"raster of {height} x {width} px is smaller than one {size} px tile")
-    top = (height - rows * size) // 2
-    left = (width - cols * size) // 2
+    top, left = centred_start(height, size), centred_start(width, size)
     for r in range(rows):
         for c in range(cols):
             win = Window(left + c * size, top + r * size, size, size)
