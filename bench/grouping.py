@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)
     parser.add_argument("--vectors", type=int, help="measure the cost at N vectors instead")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="vector sets (--vectors)")
+    parser.add_argument("--augment", type=int, default=24, help="augmentations per real patch "
+                        "of the --vectors set (bench.index_scale's)")  # fmt: skip
     add_output_argument(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.vectors:
         from bench.grouping_scale import at_scale
 
-        body = at_scale(explorer, args.vectors, args.cache)
+        body = at_scale(explorer, args.vectors, args.cache, args.augment)
         write_section(args.benchmarks, f"{SECTION}-scale", "Grouping and filters at scale",
                       command_line("bench.grouping", argv), body, started)  # fmt: skip
         print(body)

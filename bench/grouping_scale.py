@@ -45,8 +45,8 @@ def short_lists(explorer: Explorer, texts: list[str], kw: dict) -> int:
     return sum(len(explorer.engine.search_text(t, "both", K, **kw)[0]) < K for t in texts)
 
 
-def at_scale(explorer: Explorer, n: int, cache: Path) -> str:
-    vs = physics_set(n, explorer.encoder, cache=cache)
+def at_scale(explorer: Explorer, n: int, cache: Path, augment: int = 24) -> str:
+    vs = physics_set(n, explorer.encoder, augment, cache=cache)
     t0 = time.perf_counter()
     index = ix.build_index(np.ascontiguousarray(vs.vectors), spec=ix.choose_spec(n))
     build_s = time.perf_counter() - t0

@@ -141,6 +141,19 @@ def test_grouping_smoke(tmp_path):
     assert "| grouped + filtered |" in body
 
 
+def test_grouping_at_scale_smoke(tmp_path):
+    from bench import grouping
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n")
+    args = ["--vectors", "3000", "--augment", "1", "--cache", str(tmp_path / "cache")]
+    assert grouping.main([*args, "--benchmarks", str(out)]) == 0
+    body = _section(out, "grouping-scale")
+    assert "python -m bench.grouping --vectors 3000" in body and "3,000 vectors" in body
+    rows = [ln for ln in body.splitlines() if ln.startswith(("| plain", "| grouped", "| filt"))]
+    assert len(rows) == 8 and all(r.endswith("| 0 / 71 |") for r in rows)  # k results each
+
+
 @pytest.mark.slow
 def test_detail_budgets_smoke(tmp_path):
     body = _run("detail_budgets", tmp_path)
