@@ -53,7 +53,8 @@ def top_rows(
     rows = np.asarray(rows, dtype=np.int64)
     if len(rows) == 0 or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    if len(rows) <= min(EXACT_ROWS, EXACT_SHARE * len(embeddings)):
+    # every row wanted (a place's "prefer" gathering): nothing for the index to skip
+    if len(rows) <= EXACT_ROWS and (k >= len(rows) or len(rows) <= EXACT_SHARE * len(embeddings)):
         return _exact(embeddings, query, rows, k)
     mask = row_mask(rows, len(embeddings))
     return _top_in_mask(index, embeddings, query, mask, int(np.count_nonzero(mask)), k)
