@@ -90,6 +90,44 @@ window.clospResultMap = function (map, data, layers) {
     }).bindTooltip(function () { return el("span", "", "similarity " + cell.score.toFixed(3)); })
       .addTo(map);
   });
+  // A popup fits inside the map, clear of the controls in the corners it will lie under: its
+  // size is set as it opens (the iframe may have been resized since), the content scrolls past
+  // maxHeight with the "Open" button kept in view (assets/css/result-map.css), and autoPan moves
+  // the map so the whole popup shows. Leaflet reads these options after the content function.
+  var POPUP_CHROME_X = 46;  // .leaflet-popup-content margins (20 + 24) and the wrapper's border
+  var POPUP_CHROME_Y = 48;  // content margins (2 x 13), border, and the tip's 20 px margin
+  var POPUP_GAP = 6;
+  var COMPACT_BELOW_PX = 340;  // maxHeight under which the thumbnail shrinks
+  var container = map.getContainer();
+  // How far the controls of the top (or bottom) corners reach into the map, counting only
+  // those that overlap the columns [left, right] the popup will span.
+  function controlDepth(edge, left, right) {
+    var box = container.getBoundingClientRect();
+    var depth = 0;
+    container.querySelectorAll(".leaflet-" + edge + " .leaflet-control").forEach(function (c) {
+      var r = c.getBoundingClientRect();
+      if (r.height === 0 || r.right - box.left < left || r.left - box.left > right) { return; }
+      depth = Math.max(depth, edge === "top" ? r.bottom - box.top : box.bottom - r.top);
+    });
+    return Math.ceil(depth);
+  }
+  function fitPopup(popup) {
+    var size = map.getSize();
+    var options = popup.options;
+    options.maxWidth = Math.max(120, Math.min(280, size.x - 2 * POPUP_GAP - POPUP_CHROME_X));
+    options.minWidth = Math.min(options.minWidth || 50, options.maxWidth);
+    // the columns the popup will take once autoPan moved it inside (at its widest)
+    var width = options.maxWidth + POPUP_CHROME_X;
+    var x = popup.getLatLng() ? map.latLngToContainerPoint(popup.getLatLng()).x : size.x / 2;
+    var left = Math.min(Math.max(x - width / 2, POPUP_GAP), size.x - POPUP_GAP - width);
+    var top = controlDepth("top", left, left + width) + POPUP_GAP;
+    var bottom = controlDepth("bottom", left, left + width) + POPUP_GAP;
+    options.maxHeight = Math.max(120, size.y - top - bottom - POPUP_CHROME_Y);
+    options.autoPan = true;
+    options.autoPanPaddingTopLeft = L.point(POPUP_GAP, top);
+    options.autoPanPaddingBottomRight = L.point(POPUP_GAP, bottom);
+    return options;
+  }
   data.items.forEach(function (item) {
     var colour = data.styles[item.sensor].colour;
     var shape = L.polygon(item.ring, {
@@ -106,7 +144,13 @@ window.clospResultMap = function (map, data, layers) {
       zIndexOffset: item.sensor === "query" ? 200000 : 100000 - 100 * (item.rank || 999)
     });
     [shape, marker].forEach(function (layer) {
-      layer.bindPopup(function () { return popup(item); }, { maxWidth: 280 });
+      layer.bindPopup(function (source) {
+        var options = fitPopup(source.getPopup());
+        var node = popup(item);
+        // little room (a phone, or a popup beside the map's corner controls): a small thumbnail
+        if (options.maxHeight < COMPACT_BELOW_PX) { node.classList.add("closp-compact"); }
+        return node;
+      }, { maxWidth: 280 });
       layer.bindTooltip(function () { return tooltip(item); }, { direction: "top" });
       groups[item.sensor].addLayer(layer);
     });
