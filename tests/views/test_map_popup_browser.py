@@ -46,8 +46,9 @@ ITEMS = [
         [(-9, 37), (-9, 65), (30, 37), (30, 65), (10, 50), (0, 45), (20, 58), (25, 40)]
     )
 ]
-OPEN_POPUP_JS = """n => { map_closp.closePopup(); map_closp.setView(window.__home.c, window.__home.z,
-  {animate: false}); let m = null;
+# From the fitted view each time, the marker of rank n opens its popup (as a click would).
+OPEN_POPUP_JS = """n => { map_closp.closePopup();
+  map_closp.setView(window.__home.c, window.__home.z, {animate: false}); let m = null;
   map_closp.eachLayer(l => { if (l instanceof L.Marker && l.options.icon.options.className
       .includes('closp-marker-') && l.getLatLng && l._icon && l._icon.textContent === String(n))
       m = l; });
