@@ -43,6 +43,7 @@ from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.assets import ASSETS_DIR, read_text_asset
 from closp_demo.views.escape import escape_markdown
 from closp_demo.views.reading import reading_html
+from closp_demo.views.results import empty_table
 from closp_demo.views.share import read_link
 
 EXAMPLES = [
@@ -167,8 +168,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                 like_btn = gr.Button("More like this", scale=1, elem_id="like-btn")
                 expand_btn = gr.Button("Open its scene (+N more)", scale=1, elem_id="expand-btn")
             table = gr.Dataframe(
-                label="Ranked results", interactive=False, wrap=True, elem_id="results-table"
-            )
+                empty_table(), label="Ranked results", interactive=False, wrap=True,
+                elem_id="results-table",
+            )  # fmt: skip
             with gr.Row(elem_id="share-row"):
                 share_link = gr.Textbox(
                     label="Link to this search", max_lines=1, interactive=False, scale=4,
@@ -210,7 +212,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     elem_id="upload-results-gallery",
                 )  # fmt: skip
                 up_map = gr.HTML()
-            up_table = gr.Dataframe(interactive=False, wrap=True, elem_id="upload-results-table")
+            up_table = gr.Dataframe(
+                empty_table(), interactive=False, wrap=True, elem_id="upload-results-table"
+            )
             up_shown = gr.State([])
             up_id = gr.State("")  # the session's upload shown here, for "Find neighbours in"
             up_export_btns, up_export_file, up_export_note = export_row("upload")

@@ -102,6 +102,7 @@ def box(page, selector: str) -> dict:
 
 def test_on_a_phone_the_map_stacks_under_the_gallery_and_the_table_scrolls(browser, app_url):
     page = open_page(browser, f"{app_url}?q=forest&k=12", PHONE)
+    page.locator("#results-gallery").scroll_into_view_if_needed()  # thumbnails load lazily
     wait_for_gallery(page, 1)
     gallery, map_box = box(page, "#results-gallery"), box(page, "#result-map")
     assert map_box["y"] >= gallery["y"] + gallery["height"] - 1  # under, not beside

@@ -75,6 +75,12 @@ def gallery_items(results: Sequence[Result]) -> list[tuple[str, str]]:
     return [(r.thumbnail, caption(r)) for r in results]
 
 
+def empty_table() -> pd.DataFrame:
+    """The results table before any search: no rows, the real column names (an empty
+    gr.Dataframe otherwise shows "1 2 3")."""
+    return pd.DataFrame(columns=TABLE_COLUMNS)
+
+
 def results_table(results: Sequence[Result]) -> pd.DataFrame:
     rows = [
         [r.rank, round(r.score, 4), r.sensor, _labels(r), r.place, _date(r.timestamp), r.source,
