@@ -98,7 +98,9 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
                     breakdown = gr.Plot(label="Score by class", elem_id="detail-breakdown")
                     evidence = gr.Plot(label="Per-pixel evidence", elem_id="detail-evidence")
                 occlude_btn = gr.Button("Occlusion map for the query (computed on demand)")
-                occlusion = gr.Plot(label="Occlusion map")
+                occlusion = gr.Plot(
+                    label="Occlusion map", visible=False, elem_id="detail-occlusion"
+                )
 
     def open_detail(iid, q, ov):
         try:
@@ -109,19 +111,31 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
                     gr.update(choices=[], value=None), None, "")  # fmt: skip
         outs = [d, f"✅ Opened {escape_markdown(d.main.title)}", gr.update(visible=True)]
         for side in (d.main, d.twin):
+            # what a side lacks (no twin, no composites, no pixels) is hidden, not an empty frame
             if side is None:
-                outs += [d.twin_markdown(), gr.update(choices=[], value=None), None, ""]
+                outs += [d.twin_markdown(), gr.update(choices=[], value=None, visible=False),
+                         gr.update(value=None, visible=False), ""]  # fmt: skip
                 continue
             facts = side.facts_markdown() if side is d.main else d.twin_markdown()
             key = default_key(side.sensor) if side.composites else None
             choices = [(c.title, c.key) for c in for_sensor(side.sensor) if side.composites]
-            outs += [facts, gr.update(choices=choices, value=key),
-                     explorer.composite(side, key), composite_help(key) if key else ""]  # fmt: skip
+            image = explorer.composite(side, key)
+            outs += [facts, gr.update(choices=choices, value=key, visible=bool(choices)),
+                     gr.update(value=image, visible=image is not None),
+                     composite_help(key) if key else ""]  # fmt: skip
         return tuple(outs)
 
     def plots(d: Detail | None, q):
+        """The figures of the open image; a plot with nothing to draw (no twin, no query's
+        breakdown, no pixels) is hidden, and an occlusion map of the last image goes."""
+        hide = gr.update(value=None, visible=False)
         if d is None:
-            return None, None, None, None
+            return hide, hide, hide, hide, hide, gr.update(visible=False)
+        figures = _figures(d, q)
+        shown = [hide if f is None else gr.update(value=f, visible=True) for f in figures]
+        return (*shown, hide, gr.update(visible=d.main.pixels is not None))
+
+    def _figures(d: Detail, q):
         b = d.breakdown
         chart = (class_breakdown(b["classes"], b["p"], b["s"], b["contributions"], b["score"])
                  if b else None)  # fmt: skip
@@ -141,7 +155,11 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
                twin_facts, twin_pick, twin_img, twin_help]  # fmt: skip
     opens = [
         (open_detail, [image_id, query, overlay], outputs),
-        (plots, [state, query], [main_plot, twin_plot, breakdown, evidence]),
+        (
+            plots,
+            [state, query],
+            [main_plot, twin_plot, breakdown, evidence, occlusion, occlude_btn],
+        ),
     ]
     view = DetailView(image_id, opens)
     for trigger in (open_btn.click, image_id.submit):
@@ -153,9 +171,9 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
 
     def occlude(d: Detail | None, q):
         if d is None or d.main.pixels is None:
-            return None
+            return gr.update(value=None, visible=False)
         try:
-            return explorer.occlusion(d.main, q)
+            return gr.update(value=explorer.occlusion(d.main, q), visible=True)
         except ValueError as err:
             raise gr.Error(str(err)) from None
 

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 from PIL import Image, ImageDraw
 
 from closp_demo.corpus.thumbnails import NODATA_RGB
@@ -108,7 +109,7 @@ def backscatter_histogram(image: np.ndarray, title: str = "") -> Figure:
     ax.set_xlabel("backscatter σ⁰ [dB]", fontsize=8)
     ax.set_ylabel("pixels", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best")  # where it covers the fewest bars
     ax.set_title(title or "Sentinel-1 backscatter histogram", fontsize=9)
     return fig
 
@@ -125,8 +126,10 @@ def median_profile(image: np.ndarray) -> np.ndarray:
 def spectral_profile(
     profile: np.ndarray, class_profiles: dict[str, np.ndarray], title: str = ""
 ) -> Figure:
-    """This image's median reflectance per band over corpus-wide median class profiles."""
-    fig = _figure(4.6, 2.8)
+    """This image's median reflectance per band over corpus-wide median class profiles. The
+    log wavelength axis is labelled with band names only (its decade labels, "6×10²", collided
+    with them); the legend sits below the axes, off the curves."""
+    fig = _figure(4.6, 3.6)
     ax = fig.add_subplot()
     x = np.array(S2_WAVELENGTHS_NM)
     for name, values in class_profiles.items():
@@ -135,11 +138,12 @@ def spectral_profile(
     ax.plot(x, profile, color="black", linewidth=2.2, marker="o", markersize=3,
             label="this image")  # fmt: skip
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(x[[1, 3, 7, 10, 11]], ["B02", "B04", "B08", "B11", "B12"], fontsize=7)
     ax.set_xlabel("wavelength (log scale)", fontsize=8)
     ax.set_ylabel("median reflectance", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, ncol=2)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=6, ncol=3)
     ax.set_title(title or "Sentinel-2 spectral profile vs. corpus class medians", fontsize=9)
     return fig
 
@@ -147,8 +151,10 @@ def spectral_profile(
 def class_breakdown(
     classes: Sequence[str], p: np.ndarray, s: np.ndarray, contributions: np.ndarray, score: float
 ) -> Figure:
-    """p(c|q), s_c and their (scaled) products per class; the products sum to the score."""
-    fig = _figure(4.6, 3.2)
+    """p(c|q), s_c and their (scaled) products per class; the products sum to the score. The
+    formula goes on a second title line and the legend below the axes, so neither is cut nor
+    covers a bar."""
+    fig = _figure(4.6, 3.8)
     ax = fig.add_subplot()
     y = np.arange(len(classes))
     h = 0.27
@@ -159,8 +165,8 @@ def class_breakdown(
     ax.set_yticks(y, list(classes), fontsize=7)
     ax.invert_yaxis()
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Why it matched: score = Σ_c p(c|q)·s_c / (R·|Σ_c p(c|q) t_c|)", fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=7, ncol=2)
+    ax.set_title("Why it matched\nscore = Σ_c p(c|q)·s_c / (R·|Σ_c p(c|q) t_c|)", fontsize=8)
     return fig
 
 

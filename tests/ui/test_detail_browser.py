@@ -1,13 +1,17 @@
 """The detail view in headless Chromium, every request off the machine blocked: a search, a
-click on a result thumbnail, both images shown, a composite switched; a map popup's button."""
+click on a result thumbnail, both images shown, a composite switched; a map popup's button; an
+image without a twin or query shows no empty frames."""
 
 from __future__ import annotations
 
 import pytest
 
+from closp_demo.corpus.store import load_corpus
+from closp_demo.search.twins import counterpart
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
+    QUERY_LABEL,
     THUMB,
     new_page,
     search,
@@ -82,3 +86,37 @@ def test_a_bad_id_says_why_and_hides_the_last_image(page):
     page.locator("#detail-status", has_text="no-such-image").wait_for()
     expect(page.locator("#detail-main-image")).not_to_be_visible()  # no stale image under it
     assert page.recorder.dialogs == []
+
+
+def ids_by_pairing(corpus_dir) -> tuple[str, str]:
+    """An image of the test corpus with no other-sensor image of its place, and one with."""
+    corpus = load_corpus(corpus_dir)
+    rows = corpus.rows
+    twins = [counterpart(corpus, r).row for r in range(len(rows.groups()))]
+    alone = next(r for r, twin in enumerate(twins) if twin is None)
+    paired = next(r for r, twin in enumerate(twins) if twin is not None)
+    return rows.value("image_id", alone), rows.value("image_id", paired)
+
+
+def open_id(page, image_id: str) -> None:
+    page.locator("#detail-id input, #detail-id textarea").first.fill(image_id)
+    page.locator("#detail-open").click()
+    page.locator("#detail-status", has_text=image_id).wait_for()
+
+
+def test_without_twin_or_query_no_empty_frames_show(page, small_corpus):
+    alone, paired = ids_by_pairing(small_corpus)
+    open_id(page, alone)
+    shown_src(page, "detail-main-image")
+    expect(page.locator("#detail-main-plot")).to_be_visible()  # the plots step ran
+    expect(page.locator("#detail-twin-facts")).to_contain_text("Other sensor")  # says why
+    for hidden in ("detail-twin-composite", "detail-twin-image", "detail-twin-plot",
+                   "detail-breakdown", "detail-occlusion"):  # fmt: skip
+        expect(page.locator(f"#{hidden}")).not_to_be_visible()
+    # a paired image, with a query: the twin's frames and the breakdown come back
+    page.get_by_label(QUERY_LABEL).fill("a lake surrounded by forest")
+    open_id(page, paired)
+    shown_src(page, "detail-twin-image")
+    for shown in ("detail-twin-composite", "detail-twin-plot", "detail-breakdown"):
+        expect(page.locator(f"#{shown}")).to_be_visible()
+    expect(page.locator("#detail-occlusion")).not_to_be_visible()  # until asked for
