@@ -4,20 +4,31 @@ coloured window footprints for the result map.
 Colours run over the scene's own range of scores (viridis: dark = least like the query, yellow
 = most like it), since the question is *where* in this scene; the legend states the range.
 Windows not scored (sampled out, or mostly no-data) stay uncoloured.
+
+The legend (a vertical colour bar, its ends, what the colours measure) is drawn beside the
+preview, in a font sized to it: the app shows the image in a box about `SHOWN_WIDTH_PX` x
+`SHOWN_HEIGHT_PX` at 1920 px (a 512 px preview is halved), and the legend's text still reads at
+`SHOWN_TEXT_PX` or more there (PIL's 10 px bitmap font below the image came out ~5 px). Beside,
+not below: the box is wide, so the legend costs the image no height.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from matplotlib import colormaps
-from PIL import Image, ImageDraw
+from matplotlib import colormaps, font_manager
+from PIL import Image, ImageDraw, ImageFont
 
 from closp_demo.corpus import thumbnails
 from closp_demo.upload.query_map import QueryMap
 
 CMAP = "viridis"
 ALPHA = 0.55
-LEGEND_H = 34
+SHOWN_HEIGHT_PX = 240  # the upload tab's preview at 1920 px (gr.Image height=260, its frame)
+SHOWN_WIDTH_PX = 880
+SHOWN_TEXT_PX = 13  # legend text on screen, at least
+UNIT = "cosine similarity, no unit (−1 to 1)"
 
 
 def score_range(qm: QueryMap) -> tuple[float, float]:
@@ -55,20 +66,60 @@ def on_preview(qm: QueryMap, query: str) -> np.ndarray:
     return np.asarray(_with_legend(out, qm, query))
 
 
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    # matplotlib's DejaVu Sans: shipped with a dependency, so no font download or system font
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: float) -> list[str]:
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def legend_layout(width: int, height: int, query: str) -> tuple[int, list[str], int]:
+    """Font size (px), text lines and panel width of the legend beside a `width` x `height`
+    preview: the smallest font (12 px at least) that still shows at `SHOWN_TEXT_PX` once the
+    preview and its legend are scaled into the app's `SHOWN_WIDTH_PX` x `SHOWN_HEIGHT_PX` box."""
+    short = query if len(query) <= 40 else query[:39] + "…"
+    words = ["cosine", "similarity", "to", f"“{short}”", "(no", "unit,", "−1 to 1)"]
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    size = 12
+    while True:
+        font = _font(size)
+        lines = _wrap(measure, " ".join(words), font, 9 * size)
+        text_w = max(measure.textlength(line, font=font) for line in [*lines, "0.000"])
+        panel = round(size * 2.5 + text_w)  # pad, bar, pad, text, pad
+        scale = min(SHOWN_HEIGHT_PX / height, SHOWN_WIDTH_PX / (width + panel))
+        fits = (len(lines) + 2) * 1.25 * size <= height - size
+        if (size * scale >= SHOWN_TEXT_PX and fits) or size >= 96:
+            return size, lines, panel
+        size += 1
+
+
 def _with_legend(img: Image.Image, qm: QueryMap, query: str) -> Image.Image:
     lo, hi = score_range(qm)
-    width = max(img.width, 320)
-    out = Image.new("RGB", (width, img.height + LEGEND_H), "white")
+    size, lines, panel = legend_layout(img.width, img.height, query)
+    font = _font(size)
+    out = Image.new("RGB", (img.width + panel, img.height), "white")
     out.paste(img, (0, 0))
-    ramp = np.linspace(0, 1, 160)[None, :].repeat(10, axis=0)
-    bar = np.round(colormaps[CMAP](ramp)[..., :3] * 255).astype(np.uint8)
-    top = img.height + 4
-    out.paste(Image.fromarray(bar), (40, top))
     draw = ImageDraw.Draw(out)
-    draw.text((4, top), f"{lo:.3f}", fill="black")
-    draw.text((204, top), f"{hi:.3f}", fill="black")
-    short = query if len(query) <= 40 else query[:39] + "…"
-    draw.text((4, top + 13), f"cosine similarity to “{short}”", fill="black")
+    pad = size // 2
+    x_bar, top, bottom = img.width + pad, pad, img.height - pad
+    ramp = np.linspace(1, 0, bottom - top)[:, None].repeat(size, axis=1)  # high at the top
+    bar = np.round(colormaps[CMAP](ramp)[..., :3] * 255).astype(np.uint8)
+    out.paste(Image.fromarray(bar), (x_bar, top))
+    x_text = x_bar + size + pad
+    draw.text((x_text, top), f"{hi:.3f}", fill="black", font=font)
+    draw.text((x_text, bottom), f"{lo:.3f}", fill="black", font=font, anchor="ld")
+    y = (img.height - len(lines) * 1.25 * size) / 2
+    for i, line in enumerate(lines):
+        draw.text((x_text, round(y + 1.25 * size * i)), line, fill="black", font=font)
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from closp_demo.views.heat import legend_layout
 from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_MISSING,
@@ -43,6 +44,15 @@ def test_heat_map_tints_the_preview_and_the_map(browser, app_url, samples_dir):
         arg=[preview, before],
     )
     assert panel(page).locator("iframe").first.get_attribute("srcdoc") != map_before
+    # the legend beside the tinted preview reads at >= 12 px as the page shows it
+    page.wait_for_function(PREVIEW_SRC, arg=preview)
+    natural, scale = page.evaluate(
+        "sel => { const i = document.querySelector(sel);"
+        " return [i.naturalWidth, i.getBoundingClientRect().height / i.naturalHeight]; }", preview
+    )  # fmt: skip
+    size, _, panel_px = legend_layout(512, 512, "flooded area")
+    assert natural == 512 + panel_px
+    assert size * scale >= 12
     frame = panel(page).locator("iframe").first.element_handle().content_frame()
     heat_cells = "n => document.querySelectorAll('path.closp-heat').length === n"
     frame.wait_for_function(heat_cells, arg=16)

@@ -14,7 +14,15 @@ from rasterio.windows import bounds as window_bounds
 from closp_demo.corpus import thumbnails
 from closp_demo.encoders import create_encoder
 from closp_demo.upload.query_map import query_map
-from closp_demo.views.heat import ALPHA, colours, map_cells, on_preview
+from closp_demo.views.heat import (
+    ALPHA,
+    SHOWN_HEIGHT_PX,
+    SHOWN_WIDTH_PX,
+    colours,
+    legend_layout,
+    map_cells,
+    on_preview,
+)
 
 SCENE = ("sen1floods11", "Spain_7370579_S1Hand.tif")
 
@@ -56,3 +64,20 @@ def test_each_map_cell_is_its_windows_footprint(drawn, samples_dir):
             bounds = window_bounds(Window(x, y, w, h), src.transform)
             np.testing.assert_allclose([min(xs), min(ys), max(xs), max(ys)], bounds, atol=1e-6)
             assert cell["score"] == round(float(qm.scores[r, c]), 4)
+
+
+def test_legend_beside_the_preview_reads_at_projector_size(drawn):
+    """Scaled into the app's preview box at 1920 px, the legend's digits stay >= 8 px tall
+    (a 12 px font's), its font >= 12 px; it names what the colours measure and its unit."""
+    qm, image = drawn
+    size, lines, panel = legend_layout(qm.scene.width, qm.scene.height, "flood")
+    assert image.shape[:2] == (qm.scene.height, qm.scene.width + panel)
+    shown = min(SHOWN_HEIGHT_PX / image.shape[0], SHOWN_WIDTH_PX / image.shape[1])
+    assert size * shown >= 12
+    caption = " ".join(lines)
+    assert "cosine similarity" in caption and "“flood”" in caption and "no unit" in caption
+    # the top value's digits as drawn: the dark rows of the text column's first run
+    text = image[:, qm.scene.width + 2 * size :].min(axis=2) < 100
+    rows = np.flatnonzero(text.any(axis=1))
+    first_run = rows[: np.argmax(np.diff(rows) > 1)] if (np.diff(rows) > 1).any() else rows
+    assert (first_run[-1] - first_run[0] + 1) * shown >= 8
