@@ -13,7 +13,7 @@ handful of footprints whatever the corpus size. `overlapping` does the same for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -52,17 +52,23 @@ def _days_apart(a: str, b: str) -> float:
     return abs((da - db).total_seconds()) / 86400.0
 
 
+def _utc_day(when: datetime) -> date:
+    return (when.astimezone(UTC) if when.tzinfo else when).date()
+
+
 def date_apart(ts: str, other_ts: str) -> str:
-    """How far apart two acquisitions are, in words ("taken 3 days apart"; unknown dates said)."""
-    if _when(ts) is None:
+    """How many calendar days (UTC) apart two acquisitions are, in words ("taken 3 days apart");
+    unknown dates said so."""
+    a, b = _when(ts), _when(other_ts)
+    if a is None:
         return (f"your upload's date is unknown (this image: {other_ts[:10]})"
-                if _when(other_ts) is not None else "both dates unknown")  # fmt: skip
-    if _when(other_ts) is None:
+                if b is not None else "both dates unknown")  # fmt: skip
+    if b is None:
         return "this image's date is unknown"
-    days = _days_apart(ts, other_ts)
-    if ts[:10] == other_ts[:10]:
+    days = abs((_utc_day(a) - _utc_day(b)).days)
+    if days == 0:
         return "taken the same day"
-    return "taken 1 day apart" if round(days) <= 1 else f"taken {days:.0f} days apart"
+    return f"taken {days} day{'s' if days > 1 else ''} apart"
 
 
 def percent(share: float) -> str:

@@ -136,6 +136,7 @@ def test_dates_and_shares_in_words():
     assert date_apart("2019-09-19T11:00:00Z", "2019-09-17") == "taken 2 days apart"
     assert date_apart("2019-09-18T23:00:00Z", "2019-09-18") == "taken the same day"
     assert date_apart("2019-09-18T23:00:00Z", "2019-09-19T01:00:00Z") == "taken 1 day apart"
+    assert date_apart("2019-09-19T01:00:00+02:00", "2019-09-18") == "taken the same day"  # UTC
     assert date_apart("", "2019-09-17") == "your upload's date is unknown (this image: 2019-09-17)"
     assert date_apart("2019-09-17", "") == "this image's date is unknown"
     assert date_apart("", "not a date") == "both dates unknown"
