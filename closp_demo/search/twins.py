@@ -77,7 +77,12 @@ def percent(share: float) -> str:
 
 
 def _box(ring: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """The lon/lat bounding box of `ring`. A ring whose longitudes jump across +-180 (a corpus
+    footprint crossing the antimeridian) is unwrapped to continue beyond 180, not read as a box
+    around the globe."""
     lons, lats = zip(*ring, strict=True)
+    if max(lons) - min(lons) > 180:
+        lons = tuple(lon + 360 if lon < 0 else lon for lon in lons)
     return min(lons), min(lats), max(lons), max(lats)
 
 
@@ -89,13 +94,11 @@ def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return float(max(w, 0.0) * max(h, 0.0) / area) if area > 0 else 0.0
 
 
-def _shifts(box: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
-    """`box`, and its copy a turn of longitude away when it continues beyond +-180 (an upload's
-    footprint crossing the antimeridian, `upload.scene.scene_footprint`)."""
-    out = [box]
-    for turn in ((-360.0,) if box[2] > 180 else ()) + ((360.0,) if box[0] < -180 else ()):
-        out.append((box[0] + turn, box[1], box[2] + turn, box[3]))
-    return out
+def _turns(box: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
+    """`box` and its copies a turn of longitude east and west: boxes continuing beyond +-180 (an
+    upload's footprint, `upload.scene.scene_footprint`, or a corpus one unwrapped by `_box`)
+    meet the boxes on the other side of the antimeridian."""
+    return [(box[0] + t, box[1], box[2] + t, box[3]) for t in (0.0, -360.0, 360.0)]
 
 
 def overlapping(
@@ -109,20 +112,19 @@ def overlapping(
     if hi <= lo or not ring:
         return []
     rows = corpus.rows
-    centres = rows.centres()[lo:hi]
+    lon, lat = rows.centres()[lo:hi].T
     box = _box(ring)
+    near = np.zeros(hi - lo, dtype=bool)
+    for west, _, east, _ in _turns(box):
+        near |= (lon >= west - NEAR_DEG) & (lon <= east + NEAR_DEG)
+    near &= (lat >= box[1] - NEAR_DEG) & (lat <= box[3] + NEAR_DEG)
     shares: dict[int, float] = {}
-    for shifted in _shifts(box):
-        lon_ok = (centres[:, 0] >= shifted[0] - NEAR_DEG) & (centres[:, 0] <= shifted[2] + NEAR_DEG)
-        lat_ok = (centres[:, 1] >= shifted[1] - NEAR_DEG) & (centres[:, 1] <= shifted[3] + NEAR_DEG)
-        for r in (lo + np.flatnonzero(lon_ok & lat_ok)).tolist():
-            other = _box(rows.footprint(r))
-            share = box_overlap(shifted, other)
-            # a sliver along a shared edge (rounding in the reprojected corners) is no overlap
-            if max(share, box_overlap(other, shifted)) < MIN_OVERLAP:
-                continue
-            if share > shares.get(r, 0.0):
-                shares[r] = share
+    for r in (lo + np.flatnonzero(near)).tolist():
+        other = _box(rows.footprint(r))
+        share, of_other = max((box_overlap(box, b), box_overlap(b, box)) for b in _turns(other))
+        # a sliver along a shared edge (rounding in the reprojected corners) is no overlap
+        if max(share, of_other) >= MIN_OVERLAP:
+            shares[r] = share
     scored = [(o, r) for r, o in shares.items()]
 
     def order(o_r: tuple[float, int]) -> tuple[float, float, float]:

@@ -9,7 +9,14 @@ import pytest
 import rasterio
 
 from closp_demo.corpus.store import Corpus, load_corpus
-from closp_demo.search.twins import box_overlap, counterpart, date_apart, overlapping, percent
+from closp_demo.search.twins import (
+    _box,
+    box_overlap,
+    counterpart,
+    date_apart,
+    overlapping,
+    percent,
+)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +137,12 @@ def test_overlapping_reads_a_footprint_continuing_beyond_180(embedded):
         shifted = overlapping(embedded, _ring((minlon + turn, minlat, maxlon + turn, maxlat)), "S1")
         assert [r for _, r in shifted] == [r for _, r in plain] == [plain[0][1]]
         assert shifted[0][0] == pytest.approx(1.0)
+
+
+def test_a_corpus_footprint_across_the_antimeridian_is_no_box_around_the_globe():
+    across = [(179.95, -16.9), (-179.95, -16.9), (-179.95, -16.7), (179.95, -16.7)]
+    assert _box(across) == pytest.approx((179.95, -16.9, 180.05, -16.7))
+    assert box_overlap((0.0, -16.9, 0.1, -16.7), _box(across)) == 0.0
 
 
 def test_dates_and_shares_in_words():
