@@ -61,6 +61,8 @@ class Place:
 def _number(value: object, what: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):  # float(True) is 1.0: an API client's slip, not a coordinate
+        raise PlaceError(f"{what} must be a number, got {str(value).lower()}")
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
