@@ -221,7 +221,8 @@ class SearchEngine:
         if place.mode == "within":
             return place.label()
         how = "location embedding" if self.blends_location(place) else "distance prior"
-        return f"{place.label()} ({how}, weight {place.weight:g})"
+        scale = "" if self.blends_location(place) else f", {place.radius_km:g} km scale"
+        return f"preferring images near {place.where()} ({how}, weight {place.weight:g}{scale})"
 
     def _centres(self) -> tuple[np.ndarray, np.ndarray]:
         centres = self.rows.centres()  # built once per corpus, on the first place query
