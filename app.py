@@ -31,13 +31,15 @@ from closp_demo.ui.api import (
     export_api,
     filter_fields,
     more_like_this_api,
+    raw_input,
     read_query_api,
-    rows_of,
+    refuse,
+    session_search_api,
 )
-from closp_demo.ui.detail import build_detail, wire_results
+from closp_demo.ui.detail import build_detail, picked_id, wire_results
 from closp_demo.ui.export import export_row
 from closp_demo.ui.heat import build_heat
-from closp_demo.ui.share import link_values, search_link
+from closp_demo.ui.share import link_values, search_link, with_present
 from closp_demo.ui.teach import build_teach
 from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.assets import ASSETS_DIR, read_text_asset
@@ -146,7 +148,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                     True, label="One result per scene (uncheck: every tile)", scale=1,
                     elem_id="group-scenes",
                 )  # fmt: skip
-            gr.Examples(EXAMPLES, inputs=query)
+            examples = gr.Examples(EXAMPLES, inputs=query)
             link_note = gr.Markdown(elem_id="link-note")
             status = gr.Markdown()
             reading = gr.HTML(css_template=QUERY_READING_CSS, elem_id="query-reading")
@@ -236,49 +238,41 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             eval_md = gr.Markdown()
             eval_btn.click(explorer.evaluation, None, [eval_md, eval_plot], api_name=False)
 
-        def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box):
-            fields = filter_fields(src, d0, d1, lab, unl, box)
-            a = explorer.text_search_near(q, s, int(n), ov, mode, la, lo, r, w, True, fields, g)
-            link = search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, a.ok)
+        def kept(a: Answer) -> list:
+            """A refused action: its warning; the results, map, table and link shown stay."""
+            return [status_md(a)] + [gr.skip()] * (len(outputs) - 1)
+
+        def fresh(a: Answer, reading, link) -> tuple:
+            """New results in every view; the previous export's note and file are cleared."""
             ids = list(a.table["id"])
-            return (
-                status_md(a),
-                reading_html(a.reading),
-                a.gallery,
-                a.map_html,
-                a.table,
-                ids,
-                a.results,
-                link,
-            )
+            return (status_md(a), reading, a.gallery, a.map_html, a.table, ids, a.results, link,
+                    None, "")  # fmt: skip
+
+        def on_search(q, s, n, ov, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, pres=False):
+            fields = filter_fields(src, d0, d1, lab, unl, box)
+            a = explorer.text_search_near(q, s, n, ov, mode, la, lo, r, w, True, fields, g)
+            if not a.ok:
+                return kept(a)
+            link = search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, pres)
+            return fresh(a, reading_html(a.reading), link)
 
         def on_like(image_id, s, n, ov, g, src, d0, d1, lab, unl, box):
             fields = filter_fields(src, d0, d1, lab, unl, box)
-            a = explorer.more_like_this(image_id, s, int(n), ov, fields, g)
-            ids = list(a.table["id"])
-            return status_md(a), "", a.gallery, a.map_html, a.table, ids, a.results, ""
+            a = explorer.more_like_this(image_id, s, n, ov, fields, g)
+            return fresh(a, "", "") if a.ok else kept(a)
 
         def on_pick(ids: list[str], evt: gr.SelectData) -> str:
             return ids[evt.index] if isinstance(evt.index, int) and evt.index < len(ids) else ""
 
         def on_expand(results, image_id):
             a = explorer.expand_scene(results, image_id)
-            if not a.ok:
-                return [status_md(a)] + [gr.skip()] * (len(outputs) - 1)
-            ids = list(a.table["id"])
-            return (
-                status_md(a),
-                gr.skip(),
-                a.gallery,
-                a.map_html,
-                a.table,
-                ids,
-                a.results,
-                gr.skip(),
-            )
+            return fresh(a, gr.skip(), gr.skip()) if a.ok else kept(a)
 
-        def on_upload(f, s, n, ov):
-            a = explorer.upload_search(f, s, int(n), ov)
+        def on_upload(f, s, n, ov, strict: bool = False):
+            """The upload tab; `strict` (API clients): a refusal raises, as every endpoint's."""
+            a = explorer.upload_search(f, s, n, ov)
+            if strict and not a.ok:
+                refuse(a.message)
             notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
             up_id = ov.items[-1].result.image_id if a.ok and ov.items else ""
             return (status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov, a.results,
@@ -288,9 +282,11 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             """Another "Find neighbours in": the upload's own embedding, kept in the session,
             ranks again (more like this upload), without reading the file again."""
             if not up_id:
-                return [gr.skip()] * 5
-            a = explorer.more_like_this(up_id, s, int(n), ov)
-            return status_md(a), a.gallery, a.map_html, a.table, a.results
+                return [gr.skip()] * 7
+            a = explorer.more_like_this(up_id, s, n, ov)
+            if not a.ok:
+                return [status_md(a)] + [gr.skip()] * 6
+            return status_md(a), a.gallery, a.map_html, a.table, a.results, None, ""
 
         def on_export(results, fmt):
             path, message = explorer.export(results, fmt)
@@ -309,22 +305,26 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         def on_open_search(runs: bool, *args):
             return on_search(*args) if runs else [gr.skip()] * len(outputs)
 
-        outputs = [status, reading, gallery, map_html, table, shown_ids, shown, share_link]
+        outputs = [status, reading, gallery, map_html, table, shown_ids, shown, share_link,
+                   export_file, export_note]  # fmt: skip
         place_inputs = [place_mode, lat, lon, radius, weight]
         search_inputs = [query, sensor, k, overlay, *place_inputs, group,
                          f_sources, f_from, f_to, f_labels, f_unlabelled, f_box]  # fmt: skip
+        ui_search_inputs = [*search_inputs, present]  # the link says presentation mode too
         # Giving a place (map click or typing) switches "Anywhere" on to "Prefer nearby"; in the
         # browser, through Gradio's own state (a DOM click on the radio was lost under load).
         for field in (lat, lon):
             field.change(None, [place_mode, field], [place_mode], api_name=False, js=PLACE_MODE_JS)
         for trigger in (search_btn.click, query.submit, group.input):
-            trigger(on_search, search_inputs, outputs, api_name=False)
+            trigger(on_search, ui_search_inputs, outputs, api_name=False)
+        examples.load_input_event.then(on_search, ui_search_inputs, outputs, api_name=False)
         gallery.select(on_pick, [shown_ids], [like_id], api_name=False)
+        table.select(picked_id, [table], [like_id], api_name=False)  # a row, as a thumbnail
         like_inputs = [like_id, like_sensor, k, overlay, group, *search_inputs[-6:]]
         like_btn.click(on_like, like_inputs, outputs, api_name=False)
         gr.api(more_like_this_api(explorer), api_name="more_like_this")
         box_btn.click(None, [f_box], [f_box], js=MAP_VIEW_BOX_JS, api_name=False).then(
-            on_search, search_inputs, outputs, api_name=False
+            on_search, ui_search_inputs, outputs, api_name=False
         )
         gr.api(explorer_api(explorer), api_name="search")
         # Share links: the page's URL parameters fill the fields and run that search on load.
@@ -332,28 +332,32 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
                        f_sources, f_from, f_to, f_labels, f_unlabelled, f_box, present]  # fmt: skip
         link_runs = gr.State(False)
         demo.load(on_open, None, [*link_fields, link_note, link_runs], api_name=False).then(
-            on_open_search, [link_runs, *search_inputs], outputs, api_name=False
+            on_open_search, [link_runs, *ui_search_inputs], outputs, api_name=False
         )
         copy_btn.click(None, [share_link], [share_link], js=SHARE_LINK_JS, api_name=False)
         present.change(None, [present], None, js=PRESENT_JS, api_name=False)
+        present.input(with_present, [share_link, present], [share_link], api_name=False)
         gr.api(read_query_api(explorer), api_name="read_query")
         # The same search including this session's uploads (its Overlay), for API clients.
         session_rows = gr.JSON(visible=False)
         session_btn = gr.Button(visible=False)
-        session_btn.click(
-            lambda q, s, n, ov: rows_of(explorer.text_search(q, s, int(n), ov)),
-            [query, sensor, k, overlay],
-            session_rows,
-            api_name="search_session",
-        )
+        # Parameters as sent (preprocess=False): the explorer checks them, naming a wrong one.
+        session_btn.click(session_search_api(explorer), [query, sensor, k, overlay],
+                          session_rows, api_name="search_session", preprocess=False)  # fmt: skip
+        upload_outputs = [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay,
+                          up_shown, up_id]  # fmt: skip
         upload.upload(
-            on_upload,
-            [upload, up_sensor, up_k, overlay],
-            [up_status, up_preview, up_notes, up_gallery, up_map, up_table, overlay, up_shown,
-             up_id],
-            api_name="upload",
+            on_upload, [upload, up_sensor, up_k, overlay], upload_outputs, api_name=False
+        ).then(lambda: (None, ""), None, [up_export_file, up_export_note], api_name=False)
+        # /upload for API clients: the same, but a refusal raises (gr.Error) as everywhere else.
+        api_files = UploadFiles(visible=False)  # checks the files' shape before anything runs
+        api_upload = [api_files, raw_input("sensor", "both"), raw_input("k", 12), overlay]
+        gr.Button(visible=False).click(
+            lambda files, sensor, k, ov: on_upload(files, sensor, k, ov, strict=True),
+            api_upload, upload_outputs, api_name="upload",
         )  # fmt: skip
-        up_outputs = [up_status, up_gallery, up_map, up_table, up_shown]
+        up_outputs = [up_status, up_gallery, up_map, up_table, up_shown, up_export_file,
+                      up_export_note]  # fmt: skip
         up_like_inputs = [up_id, up_sensor, up_k, overlay]
         up_sensor.input(on_upload_sensor, up_like_inputs, up_outputs, api_name=False)
         expand_btn.click(on_expand, [shown, like_id], outputs, api_name=False)
@@ -368,7 +372,7 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         export_api_btn = gr.Button(visible=False)
         export_api_btn.click(
             export_api(explorer), [*search_inputs, export_format], export_api_file,
-            api_name="export",
+            api_name="export", preprocess=False,
         )  # fmt: skip
         # Below the tabs: opening an image keeps the result list where it is.
         view = build_detail(explorer, query, overlay)
@@ -380,7 +384,8 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         api_id, api_query = gr.Textbox(visible=False), gr.Textbox(visible=False)
         api_btn = gr.Button(visible=False)
         api_out = [gr.JSON(visible=False), gr.File(file_count="multiple", visible=False)]
-        api_btn.click(detail_api(explorer), [api_id, api_query], api_out, api_name="detail")
+        api_btn.click(detail_api(explorer), [api_id, api_query], api_out, api_name="detail",
+                      preprocess=False)  # fmt: skip
     return demo
 
 

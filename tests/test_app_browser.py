@@ -14,6 +14,7 @@ import pytest
 from rasterio.transform import from_bounds
 
 from closp_demo.corpus.sources import bigearthnet
+from closp_demo.geo.place import Place
 from closp_demo.views.results import PLACE_COLUMN
 from tests.helpers.browser import (
     CHROMIUM,
@@ -184,7 +185,8 @@ def test_map_click_sets_the_place_and_the_search_uses_it(page):
     page.locator("#place-radius input").fill("6000")
     search(page, QUERY)
     status = markdown_with(page, "within 6000 km of").inner_text()
-    assert f"{lat:.4f}, {lon:.4f}" in status and "no image lies there" not in status, status
+    assert Place(lat, lon, 6000, "within").label() in status, status  # "… 48.2100° N, 16.3700° E"
+    assert "no image lies there" not in status, status
     km = [float(x.replace(",", "")) for x in table_column(page, PLACE_COLUMN)]
     assert km and max(km) <= 6000
     frame = map_frame(page, len(km))

@@ -40,7 +40,7 @@ def test_an_unplaced_raster_is_searched_but_not_mapped(explorer, tmp_path):
     # Later searches of the session: ranked without a place; dropped by a place filter.
     near = explorer.text_search_near("forest", "both", 50, overlay, "within", 48.2, 16.4, 20000)
     assert near.ok and not near.table["id"].str.startswith("upload:").any()
-    anywhere = explorer.text_search("forest", "both", 200, overlay)
+    anywhere = explorer.text_search("forest", "S2", 100, overlay)  # every S2 image
     assert anywhere.ok and anywhere.table["id"].str.startswith("upload:").any()
 
 

@@ -45,14 +45,24 @@ class Place:
     mode: PlaceMode = "prefer"
     weight: float = DEFAULT_WEIGHT
 
+    def where(self) -> str:
+        """The place in words: "48.2100° N, 16.3700° E"."""
+        ns, ew = "N" if self.lat >= 0 else "S", "E" if self.lon >= 0 else "W"
+        return f"{abs(self.lat):.4f}° {ns}, {abs(self.lon):.4f}° {ew}"
+
     def label(self) -> str:
-        how = "within" if self.mode == "within" else "near"
-        return f"{how} {self.radius_km:g} km of {self.lat:.4f}, {self.lon:.4f}"
+        """ "within 250 km of 48.2100° N, 16.3700° E", or for "prefer" "preferring images near
+        48.2100° N, 16.3700° E (250 km scale)"."""
+        if self.mode == "within":
+            return f"within {self.radius_km:g} km of {self.where()}"
+        return f"preferring images near {self.where()} ({self.radius_km:g} km scale)"
 
 
 def _number(value: object, what: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):  # float(True) is 1.0: an API client's slip, not a coordinate
+        raise PlaceError(f"{what} must be a number, got {str(value).lower()}")
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

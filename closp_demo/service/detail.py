@@ -15,7 +15,15 @@ from closp_demo.encoders import Encoder
 from closp_demo.encoders.base import explains_pixels
 from closp_demo.search.engine import Overlay, SearchEngine, clean_query
 from closp_demo.search.occlusion import OcclusionCache
-from closp_demo.search.twins import Counterpart, counterpart, other_sensor
+from closp_demo.search.twins import (
+    Counterpart,
+    counterpart,
+    date_apart,
+    other_sensor,
+    overlapping,
+    percent,
+)
+from closp_demo.sensors import SENSOR_NAMES
 from closp_demo.views import figures
 from closp_demo.views.composites import default_key
 from closp_demo.views.detail import Detail, DetailError, Side, check_id, corpus_side, upload_side
@@ -58,13 +66,28 @@ class DetailViews:
         return detail
 
     def _nearest_other(self, side: Side) -> Counterpart:
+        """An upload's other-sensor image: the corpus image at the same place (footprints
+        overlapping, most overlap first, `twins.overlapping`); only when none overlaps (or the
+        upload has no footprint), the nearest by embedding, said to be only that."""
         other = other_sensor(side.sensor)
+        found = overlapping(self.corpus, side.footprint, other, side.timestamp, side.vector)
+        if found:
+            share, row = found[0]
+            when = date_apart(side.timestamp, str(self.corpus.rows.value("timestamp", row)))
+            note = (f"same place: this {SENSOR_NAMES[other]} corpus image overlaps "
+                    f"{percent(share)} of your upload; {when}")  # fmt: skip
+            return Counterpart(row, "overlap", note, share)
         hits = self.engine.search_vector(side.vector, other, 1) if side.vector is not None else []
         if not hits:
             return Counterpart(None, "none", f"no {other} image in the corpus")
         row = self.corpus.rows.row_of(hits[0].image_id)
-        note = (f"nearest {other} corpus image by embedding (cosine {hits[0].score:.3f}): "
-                "similar, not the same place")  # fmt: skip
+        if not side.footprint:  # nothing to compare places with
+            note = (f"nearest {other} corpus image by embedding (cosine {hits[0].score:.3f}): "
+                    "similar; your upload has no georeferencing, so whether it shows the same "
+                    "place is unknown")  # fmt: skip
+        else:  # checked: no image of that sensor overlaps the upload
+            note = (f"nearest {other} corpus image by embedding (cosine {hits[0].score:.3f}): "
+                    "similar, not the same place")  # fmt: skip
         return Counterpart(row, "embedding", note)
 
     def score_breakdown(self, query: str, side: Side) -> dict | None:

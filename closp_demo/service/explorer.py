@@ -23,8 +23,16 @@ from closp_demo.corpus import thumbnails
 from closp_demo.corpus.index import set_single_query_threads
 from closp_demo.corpus.store import Corpus, load_corpus
 from closp_demo.encoders import Encoder, available, create_encoder
-from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT, Place, PlaceError, parse_place
+from closp_demo.geo.place import (
+    DEFAULT_RADIUS_KM,
+    DEFAULT_WEIGHT,
+    PLACE_MODES,
+    Place,
+    PlaceError,
+    parse_place,
+)
 from closp_demo.search.engine import (
+    SENSOR_CHOICES,
     Overlay,
     OverlayItem,
     QueryError,
@@ -36,8 +44,19 @@ from closp_demo.search.expand import expand_scene
 from closp_demo.search.filters import FilterError, Filters, parse_filters
 from closp_demo.search.occlusion import OcclusionCache
 from closp_demo.search.reading import QueryReading
+from closp_demo.service import wording
 from closp_demo.service.detail import DetailViews
-from closp_demo.service.inputs import session_problem, upload_names, upload_paths
+from closp_demo.service.inputs import (
+    InputError,
+    check_filter_fields,
+    choice,
+    flag,
+    result_count,
+    session_problem,
+    text,
+    upload_names,
+    upload_paths,
+)
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.query_map import QueryMap, query_map
 from closp_demo.upload.scene import UploadError, check_encoder_can_embed, read_uploads
@@ -79,6 +98,11 @@ class HeatAnswer:
 
 def _error(message: str) -> Answer:
     return Answer(message=message, ok=False)
+
+
+def _search_args(sensor: object, k: object, group: object = False) -> tuple[str, int, bool]:
+    """The parameters every search takes, checked (`InputError` names a wrong one)."""
+    return choice(sensor, "sensor", SENSOR_CHOICES), result_count(k), flag(group, "group")
 
 
 class Explorer(DetailViews):
@@ -177,10 +201,12 @@ class Explorer(DetailViews):
         `filters`: metadata filters applied inside the search; `group`: one result per scene."""
         t0 = time.perf_counter()
         try:
+            query = text(query, "query")
+            sensor, k, group = _search_args(sensor, k, group)
             results, timings, reading = self.engine.search_text_read(
                 query, sensor, k, overlay, place, filters, group
             )
-        except (QueryError, PlaceError, FilterError) as err:
+        except (InputError, QueryError, PlaceError, FilterError) as err:
             return _error(str(err))
         except Exception:  # keep serving: log for us, a plain message for the visitor
             log.exception("text search failed for %r", query)
@@ -190,19 +216,19 @@ class Explorer(DetailViews):
         where = "" if place is None else f", {self.engine.place_rule(place)}"
         if filters is not None and filters.active():
             where += f", {filters.describe()}"
-        message = (f"{len(results)} results for “{' '.join(query.split())}” ({sensor}{where}) in "
-                   f"{timings['total_ms']:.0f} ms")  # fmt: skip
+        message = (f"{wording.counted(len(results), 'result')} for “{' '.join(query.split())}” "
+                   f"({sensor}{where}) in {timings['total_ms']:.0f} ms")  # fmt: skip
         if group:
             message += ", one per scene"
-        if not results and place is not None and place.mode == "within":
-            message += ": no image lies there; widen the radius or choose 'Prefer nearby'"
+        if not results:
+            message += wording.why_none(self.engine, place, filters)
         return Answer(gallery, map_html, table, message, True, timings, results=results,
                       reading=reading)  # fmt: skip
 
     def read_query(self, query: str) -> dict:
         """How the model reads `query`: p(c|q) (physics baseline), nearest vocabulary terms,
         and the out-of-scope decision (closp_demo.search.reading); QueryError on a bad query."""
-        return self.engine.read_query(query).to_dict()
+        return self.engine.read_query(text(query, "query")).to_dict()
 
     def text_search_near(
         self, query: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
@@ -213,11 +239,14 @@ class Explorer(DetailViews):
         """`text_search` from the UI's / API's raw place and filter fields (validated,
         explained); `filters` holds `parse_filters`' keyword arguments."""
         try:
+            text(query, "query")  # the search's own parameters first, then the place's
+            _search_args(sensor, k, group)
+            mode = choice(mode, "place_mode", PLACE_MODES)
             place = parse_place(lat, lon, radius_km, mode, weight)
-            parsed = parse_filters(**(filters or {}))
-        except (PlaceError, FilterError) as err:
+            parsed = parse_filters(**check_filter_fields(filters))
+        except (InputError, PlaceError, FilterError) as err:
             return _error(str(err))
-        return self.text_search(query, sensor, k, overlay, render, place, parsed, bool(group))
+        return self.text_search(query, sensor, k, overlay, render, place, parsed, group)
 
     def more_like_this(
         self, image_id: str, sensor: str = "both", k: int = 12, overlay: Overlay | None = None,
@@ -226,11 +255,14 @@ class Explorer(DetailViews):
         """Results ranked by a corpus image's embedding (same or other sensor)."""
         t0 = time.perf_counter()
         try:
-            parsed = parse_filters(**(filters or {}))
-            results, timings = self.engine.search_like(
-                image_id, sensor, k, overlay, parsed, bool(group)
-            )
-        except (QueryError, FilterError) as err:
+            image_id = text(image_id, "image_id", "an image id").strip()
+            if not image_id:
+                raise InputError("Click a result (or paste an image id) first, then press "
+                                 "“More like this”.")  # fmt: skip
+            sensor, k, group = _search_args(sensor, k, group)
+            parsed = parse_filters(**check_filter_fields(filters))
+            results, timings = self.engine.search_like(image_id, sensor, k, overlay, parsed, group)
+        except (InputError, QueryError, FilterError) as err:
             return _error(str(err))
         except Exception:
             log.exception("more-like-this failed for %r", image_id)
@@ -238,7 +270,7 @@ class Explorer(DetailViews):
         gallery, map_html, table = self._show(results, timings, render=render)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         message = (
-            f"{len(results)} images like {image_id} ({sensor}"
+            f"{wording.counted(len(results), 'image')} like {image_id} ({sensor}"
             f"{', one per scene' if group else ''}) in {timings['total_ms']:.0f} ms"
         )
         return Answer(gallery, map_html, table, message, True, timings, results=results)
@@ -254,7 +286,10 @@ class Explorer(DetailViews):
         gallery, map_html, table = self._show(opened, timings)
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         added = len(opened) - len(results)
-        message = f"{len(opened)} results: {added} more tiles of the scene of {image_id} shown"
+        message = (
+            f"{wording.counted(len(opened), 'result')}: "
+            f"{wording.counted(added, 'more tile')} of the scene of {image_id} shown"
+        )
         return Answer(gallery, map_html, table, message, True, timings, results=opened)
 
     def upload_search(
@@ -265,6 +300,10 @@ class Explorer(DetailViews):
         ZIP (`path`: a path or a list of paths, as the UI's multiple-file box and API clients
         send them; anything else gets a message). The upload joins `overlay`, so the session's
         later searches rank it too."""
+        try:
+            sensor, k, _ = _search_args(sensor, k)
+        except InputError as err:
+            return _error(str(err))
         paths, problem = upload_paths(path)
         if problem:
             return _error(problem)
@@ -302,7 +341,8 @@ class Explorer(DetailViews):
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         message = (
             f"{scene.filename}: {scene.sensor} {scene.level}, {scene.width}×{scene.height} px"
-            f" → {len(results)} nearest images ({sensor}) in {timings['total_ms']:.0f} ms"
+            f" → {wording.counted(len(results), 'nearest image')} ({sensor}) in "
+            f"{timings['total_ms']:.0f} ms"
         )
         if not scene.placed:
             message += "; your image has no georeferencing, so it is not on the map"
@@ -315,8 +355,9 @@ class Explorer(DetailViews):
         t0 = time.perf_counter()
         folder = self.export_dir / uuid.uuid4().hex
         try:
+            fmt = text(fmt, "file_format", "a format name")
             path = write_export(list(results or []), fmt, folder, self._attribution())
-        except ExportError as err:
+        except (InputError, ExportError) as err:
             return None, str(err)
         except Exception:
             log.exception("export as %r failed", fmt)
@@ -324,7 +365,8 @@ class Explorer(DetailViews):
         finally:
             self._prune_exports()
         ms = (time.perf_counter() - t0) * 1e3
-        return path, f"{len(results)} results exported as {fmt.upper()} in {ms:.0f} ms"
+        shown = wording.counted(len(results), "result")
+        return path, f"{shown} exported as {fmt.upper()} in {ms:.0f} ms"
 
     def _attribution(self) -> str | None:
         try:
@@ -355,17 +397,17 @@ class Explorer(DetailViews):
             return HeatAnswer(message=problem, ok=False)
         t0 = time.perf_counter()
         try:
-            text = clean_query(query)
-            vector = self.encoder.encode_text([text])[0]
+            words = clean_query(text(query, "query"))
+            vector = self.encoder.encode_text([words])[0]
             qm = query_map(paths, self.encoder, vector, self.settings.limits, names, progress)
-        except (UploadError, QueryError) as err:
+        except (InputError, UploadError, QueryError) as err:
             return HeatAnswer(message=str(err), ok=False)
         except Exception:
             log.exception("heat map failed for %r", names)
             return HeatAnswer(message="The heat map failed unexpectedly; please try again.",
                               ok=False)  # fmt: skip
         t1 = time.perf_counter()
-        image = heat.on_preview(qm, text) if render else None
+        image = heat.on_preview(qm, words) if render else None
         map_html = ""
         if render:
             item = views.upload_result(qm.scene, "")
@@ -373,7 +415,7 @@ class Explorer(DetailViews):
                                   heat=heat.map_cells(qm))  # fmt: skip
         n = int(np.isfinite(qm.scores).sum())
         lo, hi = heat.score_range(qm)
-        message = (f"“{text}” over {qm.scene.filename}: {n} windows of 120×120 px scored "
+        message = (f"“{words}” over {qm.scene.filename}: {n} windows of 120×120 px scored "
                    f"({qm.shape[0]}×{qm.shape[1]} grid{', sampled evenly' if qm.sampled else ''})"
                    f", similarity {lo:.3f} to {hi:.3f}, in {(t1 - t0):.1f} s")  # fmt: skip
         return HeatAnswer(image, map_html, message, True, qm)
@@ -383,10 +425,10 @@ class Explorer(DetailViews):
         from closp_demo.evaluation.chart import per_query_chart
         from closp_demo.evaluation.cli import evaluate_loaded
 
-        text, result = evaluate_loaded(self.corpus, self.encoder, queries_kind="classes")
+        report, result = evaluate_loaded(self.corpus, self.encoder, queries_kind="classes")
         if result is None:
-            return text, None
-        return text, per_query_chart(result)
+            return report, None
+        return report, per_query_chart(result)
 
 
 def _mtime(path: Path) -> float:

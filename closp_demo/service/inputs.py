@@ -1,14 +1,110 @@
-"""What an upload widget or an API client sends, checked before anything is read."""
+"""What the UI's widgets and API clients send, checked before anything is searched or read.
+
+The one place for the shape and value rules of the use cases' parameters (a string where text is
+expected, k a whole number from 1 to 100, a choice among its values, true/false, a list of
+names): every endpoint and widget goes through `closp_demo.service.Explorer`, which checks with
+these, so an API client sending a list, a dict or None gets a message naming the parameter and
+what it takes (`InputError`), never a bare server error. Uploads: `upload_paths`, `upload_names`
+and the session's byte budget (`session_problem`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
 from closp_demo.settings import MB, Limits
 
 MAX_UPLOAD_FILES = 32  # a Sentinel-2 product has 13 band files; Sentinel-1 2
+K_MIN, K_MAX = 1, 100  # results per search (README "API reference")
+
+
+class InputError(ValueError):
+    """A parameter of the wrong shape or value; the message names it and says what it takes."""
+
+
+def shape(value: object) -> str:
+    """A value as a message quotes it: its kind and a short excerpt."""
+    if value is None:
+        return "None (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, numbers.Real):
+        return f"the number {value!r}"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        keys = ", ".join(repr(str(k)[:20]) for k in list(value)[:3])
+        return f"a dict (keys {keys})" if keys else "an empty dict"
+    return f"a value of type {type(value).__name__}"
+
+
+def text(value: object, name: str, what: str = "text") -> str:
+    """A string parameter; None (a field left out) is the empty string."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be {what} (a string); got {shape(value)}.")
+    return value
+
+
+def result_count(value: object, name: str = "k") -> int:
+    """How many results: a whole number from K_MIN to K_MAX (12.0 from a slider is 12)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(float(value))
+        or not float(value).is_integer()
+        or not K_MIN <= value <= K_MAX
+    ):
+        raise InputError(
+            f"{name} (how many results) must be a whole number from {K_MIN} to {K_MAX}; "
+            f"got {shape(value)}."
+        )
+    return int(value)
+
+
+def choice(value: object, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(f"'{c}'" for c in choices)
+        raise InputError(f"{name} must be one of {listed}; got {shape(value)}.")
+    return value
+
+
+def flag(value: object, name: str) -> bool:
+    """true or false; None (left out) is false."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false; got {shape(value)}.")
+    return value
+
+
+def names(value: object, name: str) -> list[str] | str | None:
+    """Sources or labels: a list of names, or one comma-separated string (None: none)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise InputError(
+        f"{name} must be a list of names or one comma-separated string; got {shape(value)}."
+    )
+
+
+def check_filter_fields(fields: dict | None) -> dict:
+    """The filter fields (`parse_filters`' keyword arguments) checked for shape; their values
+    are checked by `parse_filters` itself."""
+    fields = dict(fields or {})
+    for key in ("sources", "labels"):
+        fields[key] = names(fields.get(key), key)
+    for key in ("date_from", "date_to", "unlabelled"):
+        fields[key] = text(fields.get(key), key) or None
+    return fields
 
 
 def upload_paths(value: object) -> tuple[list[str], str]:

@@ -1,14 +1,43 @@
 """The app's API endpoints for gradio_client (README "API reference"): plain functions over the
-`Explorer`, errors raised as `gr.Error` with the explorer's message."""
+`Explorer`, errors raised as `gr.Error` with the explorer's message (`refuse`).
+
+Every parameter reaches the explorer as the client sent it (gr.api endpoints; `preprocess=False`
+or `raw_input` for the others), so the explorer's one set of checks
+(`closp_demo.service.inputs`) answers a wrong shape by naming the parameter, instead of Gradio's
+widgets turning a list into its text or failing with a bare server error."""
 
 from __future__ import annotations
 
+import logging
+from typing import NoReturn
+
 import gradio as gr
+from gradio.components.api_component import Api
 
 from closp_demo.geo.place import DEFAULT_RADIUS_KM, DEFAULT_WEIGHT
-from closp_demo.search.engine import QueryError
+from closp_demo.search.engine import SENSOR_CHOICES, QueryError
 from closp_demo.service import Answer, Explorer
+from closp_demo.service.inputs import K_MAX, K_MIN, InputError, text
 from closp_demo.views.detail import DetailError
+
+log = logging.getLogger(__name__)
+API_TYPES = {
+    "sensor": {"type": "string", "enum": list(SENSOR_CHOICES)},
+    "k": {"type": "integer", "minimum": K_MIN, "maximum": K_MAX},
+    "query": {"type": "string"},
+}
+
+
+def refuse(message: str) -> NoReturn:
+    """An expected refusal (bad input): one line in the server log, the message to the client
+    (no traceback; unexpected errors keep theirs)."""
+    log.info("API request refused: %s", " ".join(message.split())[:300])
+    raise gr.Error(message, print_exception=False)
+
+
+def raw_input(name: str, default: object = None) -> Api:
+    """A hidden API parameter passed on as sent (no widget conversion), typed for the API page."""
+    return Api(default, API_TYPES[name], label=name)
 
 
 def filter_fields(sources, date_from, date_to, labels, unlabelled, box) -> dict:
@@ -19,7 +48,7 @@ def filter_fields(sources, date_from, date_to, labels, unlabelled, box) -> dict:
 
 def rows_of(answer: Answer) -> list[dict]:
     if not answer.ok:
-        raise gr.Error(answer.message)
+        refuse(answer.message)
     return answer.table.to_dict(orient="records")
 
 
@@ -47,12 +76,20 @@ def explorer_api(explorer: Explorer):
         "drop", box "west, south, east, north"; group: one result per source scene."""
         fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
         answer = explorer.text_search_near(
-            query, sensor, int(k), None, place_mode, lat, lon, radius_km, place_weight,
-            render=False, filters=fields, group=bool(group),
+            query, sensor, k, None, place_mode, lat, lon, radius_km, place_weight,
+            render=False, filters=fields, group=group,
         )  # fmt: skip
         return rows_of(answer)
 
     return search
+
+
+def session_search_api(explorer: Explorer):
+    def search_session(query, sensor, k, overlay) -> list[dict]:
+        """/search with this client session's uploads ranked too (query, sensor, k)."""
+        return rows_of(explorer.text_search(query, sensor, k, overlay, render=False))
+
+    return search_session
 
 
 def more_like_this_api(explorer: Explorer):
@@ -62,8 +99,7 @@ def more_like_this_api(explorer: Explorer):
         """Corpus images ranked by the embedding of the corpus image `image_id` (a result's
         "id"), in "both", "S1" or "S2": an S1 image finds similar S2 images too. For an upload,
         use /upload, which ranks by the upload's embedding."""
-        return rows_of(explorer.more_like_this(image_id, sensor, int(k), group=bool(group),
-                                             render=False))  # fmt: skip
+        return rows_of(explorer.more_like_this(image_id, sensor, k, group=group, render=False))
 
     return more_like_this
 
@@ -76,8 +112,8 @@ def read_query_api(explorer: Explorer):
         message (one line, as shown above the results) and notes."""
         try:
             return explorer.read_query(query)
-        except QueryError as err:
-            raise gr.Error(str(err)) from None
+        except (InputError, QueryError) as err:
+            refuse(str(err))
 
     return read_query
 
@@ -88,9 +124,10 @@ def detail_api(explorer: Explorer):
         counterpart's id and how it was chosen, the score by class for `query` (physics
         baseline); and every composite of both images as PNG files (names in "composites")."""
         try:
-            d = explorer.detail(image_id, query or None)
-        except (DetailError, QueryError) as err:
-            raise gr.Error(str(err)) from None
+            image_id = text(image_id, "image_id", "an image id")
+            d = explorer.detail(image_id, text(query, "query") or None)
+        except (InputError, DetailError, QueryError) as err:
+            refuse(str(err))
         files = explorer.composite_files(d)
         out = d.summary()
         out["composites"] = list(files)  # "image/<key>" or "twin/<key>", same order as files
@@ -105,13 +142,13 @@ def export_api(explorer: Explorer):
         """The search's results (with this session's uploads) as a file: file_format "csv",
         "geojson" or "zip" (thumbnails, GeoJSON, CSV, attribution)."""
         fields = filter_fields(sources, date_from, date_to, labels, unlabelled, box)
-        a = explorer.text_search_near(query, sensor, int(k), overlay, place_mode, lat, lon,
+        a = explorer.text_search_near(query, sensor, k, overlay, place_mode, lat, lon,
                                       radius_km, place_weight, False, fields, group)  # fmt: skip
         if not a.ok:
-            raise gr.Error(a.message)
+            refuse(a.message)
         path, message = explorer.export(a.results, file_format)
         if path is None:
-            raise gr.Error(message)
+            refuse(message)
         return str(path)
 
     return export

@@ -11,6 +11,8 @@ import gradio as gr
 import numpy as np
 
 from closp_demo.service import Explorer
+from closp_demo.ui.api import raw_input, refuse
+from closp_demo.ui.upload_box import UploadFiles
 from closp_demo.views.escape import escape_markdown
 from closp_demo.views.figures import image_png
 from closp_demo.views.heat import on_preview
@@ -35,12 +37,15 @@ def build_heat(explorer: Explorer, upload: gr.File, preview: gr.Image, map_html:
 
     for trigger in (button.click, query.submit):
         trigger(run, [upload, query], [status, preview, map_html], api_name=False)
-    # /heatmap for API clients: (summary, the tinted preview as a PNG file).
-    api_file = gr.File(visible=False)
-    api_query = gr.Textbox(visible=False)
+    # A new upload: a line about the previous one (or "upload first") no longer applies.
+    upload.upload(lambda: "", None, [status], api_name=False)
+    # /heatmap for API clients: (summary, the tinted preview as a PNG file). The file's shape is
+    # checked by UploadFiles, the query's by the explorer (passed on as sent).
+    api_file = UploadFiles(visible=False)
     api_btn = gr.Button(visible=False)
     api_out = [gr.JSON(visible=False), gr.File(visible=False)]
-    api_btn.click(heatmap_api(explorer), [api_file, api_query], api_out, api_name="heatmap")
+    api_btn.click(heatmap_api(explorer), [api_file, raw_input("query")], api_out,
+                  api_name="heatmap")  # fmt: skip
 
 
 def heatmap_api(explorer: Explorer):
@@ -52,10 +57,10 @@ def heatmap_api(explorer: Explorer):
         pixel box, and the preview with the windows tinted as a PNG file."""
         answer = explorer.heat_map(geotiff, query, render=False)
         if not answer.ok or answer.result is None:
-            raise gr.Error(answer.message)
+            refuse(answer.message)
         qm = answer.result
         png = folder / f"{uuid.uuid4().hex}.png"
-        image_png(on_preview(qm, " ".join(query.split())), png)
+        image_png(on_preview(qm, " ".join(str(query).split())), png)
         scores = [[None if not np.isfinite(v) else round(float(v), 6) for v in row]
                   for row in qm.scores]  # fmt: skip
         summary = {

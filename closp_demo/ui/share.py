@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from closp_demo.views.share import Shared, make_link, shared_from_fields
 
 
-def search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, ok: bool) -> str:
-    """The share link (query string) of a search that ran; "" for one that failed."""
-    if not ok:
+def search_link(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, present) -> str:
+    """The share link (query string) of a search that ran, with present=1 in presentation mode."""
+    fields = (q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box, present)
+    return make_link(shared_from_fields(*fields))
+
+
+def with_present(link: str | None, present: bool) -> str:
+    """The shown link with presentation mode switched on or off ("" stays "": no search yet)."""
+    if not link:
         return ""
-    return make_link(shared_from_fields(q, s, n, mode, la, lo, r, w, g, src, d0, d1, lab, unl, box))
+    params = [(key, v) for key, v in parse_qsl(link.lstrip("?"), keep_blank_values=True)
+              if key != "present"]  # fmt: skip
+    if present:
+        params.append(("present", "1"))
+    return "?" + urlencode(params)
 
 
 def link_values(shared: Shared) -> list:

@@ -15,9 +15,11 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData, GradioRootModel
 
+from closp_demo.ui.api import refuse
+
 WRONG_SHAPE = (
     "The upload must be a file or a list of files, sent with gradio_client's handle_file(path) "
-    "(e.g. client.predict([handle_file('B02.tif'), ...], 'both', 12, api_name='/upload')); got {}"
+    "(e.g. handle_file('scene.tif'), or [handle_file('B02.tif'), ...] for band files); got {}"
 )
 
 
@@ -49,7 +51,7 @@ class UploadFiles(gr.File):
         paths = []
         for item in items:
             if not isinstance(item, FileData):
-                raise gr.Error(WRONG_SHAPE.format(describe(item)), print_exception=False)
+                refuse(WRONG_SHAPE.format(describe(item)))
             paths.append(self._process_single_file(item))
         return paths  # type: ignore[return-value]
 

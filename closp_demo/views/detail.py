@@ -40,6 +40,7 @@ class Side:
     pixels_note: str = ""  # why there are no pixels
     vector: np.ndarray | None = None
     composites: list[str] = field(default_factory=list)  # keys of `views.composites`
+    timestamp: str = ""  # ISO 8601 acquisition time, "" when unknown
 
     @property
     def title(self) -> str:
@@ -79,7 +80,7 @@ def corpus_side(corpus: Corpus, row: int) -> Side:
         "size": "120 × 120 px at 10 m (1.2 km)",
     }
     side = Side(r.image_id, r.sensor, row, facts, r.footprint, str(corpus.thumbnail_path(row)),
-                vector=np.asarray(corpus.embeddings[row]))  # fmt: skip
+                vector=np.asarray(corpus.embeddings[row]), timestamp=r.timestamp or "")  # fmt: skip
     try:
         side.pixels = corpus.bands.image(row, r.sensor)
     except BandsMissing as err:
@@ -94,7 +95,7 @@ def upload_side(item: OverlayItem) -> Side:
              "file": res.place, **res.facts, "labels": "unlabelled (your upload)",
              "source": "your upload (kept in your session only)"}  # fmt: skip
     side = Side(res.image_id, res.sensor, None, facts, list(res.footprint), res.thumbnail,
-                pixels=item.pixels, vector=item.vector)  # fmt: skip
+                pixels=item.pixels, vector=item.vector, timestamp=res.timestamp)  # fmt: skip
     if item.pixels is None:
         side.pixels_note = "The upload's bands were not kept."
     side.composites = [c.key for c in for_sensor(res.sensor)] if item.pixels is not None else []

@@ -27,7 +27,13 @@ def test_off_means_no_place_whatever_the_fields():
 def test_fields_are_parsed_and_defaults_filled():
     p = parse_place("45.07", 7.66, "", "within", None)
     assert p == Place(45.07, 7.66, 250.0, "within", 0.5)
-    assert p.label() == "within 250 km of 45.0700, 7.6600"
+    assert p.label() == "within 250 km of 45.0700° N, 7.6600° E"
+
+
+def test_label_names_the_hemispheres_and_reads_for_prefer():
+    assert Place(-33.9, -18.4, 50, "within").label() == "within 50 km of 33.9000° S, 18.4000° W"
+    near = Place(10.0, 10.0, 250, "prefer").label()
+    assert near == "preferring images near 10.0000° N, 10.0000° E (250 km scale)"
 
 
 @pytest.mark.parametrize(
@@ -36,6 +42,9 @@ def test_fields_are_parsed_and_defaults_filled():
         (None, 7.0, 100, "prefer", 0.5, "click the map"),
         (45.0, "", 100, "prefer", 0.5, "click the map"),
         ("north", 7.0, 100, "prefer", 0.5, "Latitude must be a number"),
+        ([45.0], 7.0, 100, "prefer", 0.5, "Latitude must be a number"),
+        (45.0, True, 100, "prefer", 0.5, "Longitude must be a number, got true"),
+        (45.0, 7.0, {"km": 1}, "prefer", 0.5, "Radius must be a number"),
         (float("nan"), 7.0, 100, "prefer", 0.5, "finite"),
         (91.0, 7.0, 100, "prefer", 0.5, "between -90 and 90"),
         (45.0, -180.5, 100, "prefer", 0.5, "between -180 and 180"),

@@ -32,7 +32,7 @@ def test_within_keeps_only_nearby_images_and_reports_distances(explorer):
     a = explorer.text_search_near("forest", "both", 12, None, "within", radius_km=400, **VIENNA)
     assert a.ok and len(a.table) > 0, a.message
     assert (a.table[PLACE_COLUMN] <= 400).all()
-    assert "within 400 km of 48.2100, 16.3700" in a.message
+    assert "within 400 km of 48.2100° N, 16.3700° E" in a.message
     # without the place the same query reaches images far from Vienna (Finland, Portugal ...)
     far = explorer.text_search_near("forest", "both", 50, None, "within", radius_km=20000, **VIENNA)
     assert far.table[PLACE_COLUMN].max() > 1000
@@ -65,7 +65,7 @@ def test_an_empty_region_says_so(explorer):
         ({"mode": "within"}, "click the map"),
         ({"mode": "prefer", "lat": 95, "lon": 0}, "Latitude must be between"),
         ({"mode": "prefer", "lat": 10, "lon": 0, "weight": -1}, "Place weight"),
-        ({"mode": "somewhere", "lat": 10, "lon": 0}, "unknown place mode"),
+        ({"mode": "somewhere", "lat": 10, "lon": 0}, "place_mode must be one of"),
     ],
 )
 def test_bad_place_fields_get_a_message(explorer, fields, message):

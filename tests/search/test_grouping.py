@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -19,6 +22,7 @@ from closp_demo.service import Explorer
         ("ssl4eo-0000200-s1-20200607T010800-r1c0", "ssl4eo", "ssl4eo-0000200-s1-20200607T010800"),
         ("ben-s1-S1B_IW_GRDH_1SDV_20170612T165809_33UUP_26_57", "bigearthnet",
          "ben-s1-S1B_IW_GRDH_1SDV_20170612T165809_33UUP"),
+        ("sen1floods11-Spain_7370579-s1-r2c3", "sen1floods11", "sen1floods11-Spain_7370579-s1"),
         ("clm-some-key_1_2", "crisislandmark", "clm-some-key_1_2"),  # not tiled: its own scene
     ],
 )  # fmt: skip
@@ -87,6 +91,46 @@ def test_a_dense_scene_does_not_crowd_out_the_others(explorer, k):
     # same scenes by their best tiles (ids as a set: FAISS and numpy may order near-ties apart)
     assert {r.image_id for r in grouped} == set(list(first_of_scene.values())[:k])
     assert len(grouped) == k
+
+
+TILE_NAME = re.compile(r"-r([0-9]+)c([0-9]+)\Z")  # `tiling.Tile.name` after a dash
+
+
+def test_every_tiled_source_of_the_embedded_corpus_groups_its_tiles(repo_root):
+    """Every source the corpus builder cuts into tiles (`tiling.Tile.name` ids): fewer scenes
+    than images, and each scene's tiles come from one source raster: one sensor, CRS and date,
+    and the row/column in each id place the tile's bounds on one grid."""
+    meta = pd.read_parquet(repo_root / "precomputed" / "metadata.parquet")
+    meta["scene"] = [scene_of(i, s) for i, s in zip(meta.image_id, meta.source, strict=True)]
+    tiled = {s for s, ids in meta.groupby("source").image_id
+             if all(TILE_NAME.search(i) for i in ids)}  # fmt: skip
+    # the corpus's cut sources (BigEarthNet's 120 x 120 patches are whole images)
+    assert tiled == {"hydro", "majortom", "sen1floods11", "ssl4eo"}
+    for source in sorted(tiled):
+        rows = meta[meta.source == source]
+        assert rows.scene.nunique() < len(rows), f"{source}: no two tiles share a scene"
+        for scene, tiles in rows.groupby("scene"):
+            assert (tiles.image_id.str.replace(TILE_NAME, "", regex=True) == scene).all()
+            for column in ("sensor", "crs", "timestamp"):
+                assert tiles[column].nunique() == 1, f"{scene}: tiles differ in {column}"
+            rc = np.array([TILE_NAME.search(i).groups() for i in tiles.image_id], dtype=float)
+            width, height = tiles.maxx - tiles.minx, tiles.maxy - tiles.miny
+            x0 = tiles.minx - rc[:, 1] * width  # the raster's corner, as each tile places it
+            y0 = tiles.maxy + rc[:, 0] * height
+            assert np.ptp(x0) <= 0.01 * width.min() and np.ptp(y0) <= 0.01 * height.min(), scene
+
+
+def test_one_result_per_scene_for_sen1floods11_tiles(explorer):
+    """The audit's case: a river search within 50 km of Vega Baja del Segura, where the 32
+    Sen1Floods11 tiles are two chips (one S1, one S2 scene)."""
+    args = ("river", "both", 50, None, "within", 38.1, -0.76, 50)
+    plain = explorer.text_search_near(*args, render=False)
+    grouped = explorer.text_search_near(*args, render=False, group=True)
+    assert plain.ok and grouped.ok, (plain.message, grouped.message)
+    scenes = [scene_of(i, "sen1floods11") for i in plain.table["id"]]
+    assert len(plain.table) > 2 * len(grouped.table)
+    assert len(grouped.table) == len(set(scenes))
+    assert {scene_of(i, "sen1floods11") for i in grouped.table["id"]} == set(scenes)
 
 
 def _same_partition(keys, scenes) -> bool:

@@ -58,3 +58,15 @@ def test_heat_map_tints_the_preview_and_the_map(browser, app_url, samples_dir):
     frame.wait_for_function(heat_cells, arg=16)
     assert page.recorder.dialogs == []
     page.context.close()
+
+
+def test_the_upload_first_warning_goes_when_a_file_is_uploaded(browser, app_url, samples_dir):
+    page = new_page(browser, {"width": 1400, "height": 1600}, TIMEOUT_MS, app_url)
+    open_tab(page, "Upload a GeoTIFF")
+    page.locator("#heat-query input, #heat-query textarea").first.fill("flooded area")
+    page.locator("#heat-btn").click()
+    page.locator("#heat-status", has_text="first").wait_for()
+    upload(page, samples_dir / "sen1floods11" / "Spain_7370579_S1Hand.tif")
+    markdown_with(page, "nearest images")
+    page.wait_for_function("() => !document.querySelector('#heat-status').innerText.trim()")
+    page.context.close()

@@ -38,7 +38,8 @@ def answer(explorer):
 def exported(explorer, results, fmt: str) -> Path:
     path, message = explorer.export(results, fmt)
     assert path is not None, message
-    assert f"{len(results)} results exported as {fmt.upper()}" in message
+    n = len(results)
+    assert f"{n} result{'' if n == 1 else 's'} exported as {fmt.upper()}" in message
     return path
 
 
