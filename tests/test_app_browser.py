@@ -17,11 +17,10 @@ from closp_demo.corpus.sources import bigearthnet
 from closp_demo.geo.place import Place
 from closp_demo.views.results import PLACE_COLUMN
 from tests.helpers.browser import (
-    CHROMIUM,
-    CHROMIUM_MISSING,
     IMG_LOADED_JS,
     THUMB,
     block_labelled,
+    browser_module,
     count,
     map_frame,
     markdown_with,
@@ -34,11 +33,7 @@ from tests.helpers.browser import (
 )
 from tests.helpers.hostile_inputs import write_tif
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module()
 
 QUERY = "a lake surrounded by forest"
 HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>.tif"

@@ -8,13 +8,9 @@ from __future__ import annotations
 import pytest
 
 from closp_demo.views.results import TABLE_COLUMNS
-from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING, new_page, wait_for_gallery
+from tests.helpers.browser import browser_module, new_page, wait_for_gallery
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module()
 
 TIMEOUT_MS = 60_000
 ITEMS = "#results-gallery .gallery-item"

@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers.browser import (
     CAPTION,
-    CHROMIUM,
-    CHROMIUM_MISSING,
+    LINK_FIELD,
+    browser_module,
     markdown_with,
     new_page,
     panel,
@@ -18,15 +18,10 @@ from tests.helpers.browser import (
     wait_for_gallery,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module()
 
 TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1400, "height": 1600}
-LINK_FIELD = "#share-link textarea, #share-link input"
 LIKE_FIELD = "#like-id input, #like-id textarea"
 EXPORT_LINK = "#export-results-file a[download]"
 

@@ -11,23 +11,18 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.helpers.browser import (
-    CHROMIUM,
-    CHROMIUM_MISSING,
+    LINK_FIELD,
+    browser_module,
     markdown_with,
     new_page,
     wait_for_gallery,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module()
 
 TIMEOUT_MS = 60_000
 DESKTOP = {"width": 1400, "height": 1600}
 PHONE = {"width": 390, "height": 844}
-LINK_FIELD = "#share-link textarea, #share-link input"
 PWNED = "<img src=x onerror=window.__pwned=1>"
 
 

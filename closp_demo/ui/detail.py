@@ -51,6 +51,16 @@ def wire_results(view: DetailView, gallery: gr.Gallery, table: gr.Dataframe) -> 
         view.open_from(component.select(picked_id, [table], [view.image_id], api_name=False))
 
 
+def _side(key: str, label: str) -> tuple[gr.Markdown, gr.Radio, gr.Image, gr.Markdown]:
+    """One side of the detail view: facts, composite choice, image, composite help."""
+    with gr.Column():
+        facts = gr.Markdown(elem_id=f"detail-{key}-facts")
+        pick = gr.Radio([], label="Composite", elem_id=f"detail-{key}-composite")
+        image = gr.Image(label=label, elem_id=f"detail-{key}-image", interactive=False,
+                         show_label=False, height=380)  # fmt: skip
+        return facts, pick, image, gr.Markdown()
+
+
 def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> DetailView:
     """The detail blocks; returns the id box and button that open an image."""
     state = gr.State(None)  # the open Detail (per session)
@@ -66,28 +76,8 @@ def build_detail(explorer: Explorer, query: gr.Textbox, overlay: gr.State) -> De
         body = gr.Column(visible=False, elem_id="detail-body")
         with body:
             with gr.Row(equal_height=False):
-                with gr.Column():
-                    main_facts = gr.Markdown(elem_id="detail-main-facts")
-                    main_pick = gr.Radio([], label="Composite", elem_id="detail-main-composite")
-                    main_img = gr.Image(
-                        label="Image",
-                        elem_id="detail-main-image",
-                        interactive=False,
-                        show_label=False,
-                        height=380,
-                    )
-                    main_help = gr.Markdown()
-                with gr.Column():
-                    twin_facts = gr.Markdown(elem_id="detail-twin-facts")
-                    twin_pick = gr.Radio([], label="Composite", elem_id="detail-twin-composite")
-                    twin_img = gr.Image(
-                        label="Other sensor",
-                        elem_id="detail-twin-image",
-                        interactive=False,
-                        show_label=False,
-                        height=380,
-                    )
-                    twin_help = gr.Markdown()
+                main_facts, main_pick, main_img, main_help = _side("main", "Image")
+                twin_facts, twin_pick, twin_img, twin_help = _side("twin", "Other sensor")
             with gr.Accordion("Plots and why it matched", open=True):
                 with gr.Row():
                     main_plot = gr.Plot(label="Plot of the image", elem_id="detail-main-plot")

@@ -17,6 +17,20 @@ CHROMIUM: str | None = next(
     (p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None
 )
 CHROMIUM_MISSING = "chromium not found (install it with: apt-get install -y chromium)"
+LINK_FIELD = "#share-link textarea, #share-link input"  # the share link's text field
+
+
+def browser_module(slow: bool = True) -> list:
+    """The marks of a browser test module (`pytestmark = browser_module()`); skips the whole
+    module where Chromium or playwright is missing."""
+    import pytest
+
+    if CHROMIUM is None:
+        pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
+    pytest.importorskip("playwright.sync_api")
+    return [pytest.mark.browser, pytest.mark.slow] if slow else [pytest.mark.browser]
+
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

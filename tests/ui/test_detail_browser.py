@@ -9,19 +9,15 @@ import pytest
 from closp_demo.corpus.store import load_corpus
 from closp_demo.search.twins import counterpart
 from tests.helpers.browser import (
-    CHROMIUM,
-    CHROMIUM_MISSING,
     QUERY_LABEL,
     THUMB,
+    browser_module,
     new_page,
     search,
     wait_for_gallery,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
+pytestmark = browser_module()
 expect = pytest.importorskip("playwright.sync_api").expect
 
 TIMEOUT_MS = 60_000

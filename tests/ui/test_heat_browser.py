@@ -4,12 +4,9 @@ change to the tinted windows."""
 
 from __future__ import annotations
 
-import pytest
-
 from closp_demo.views.heat import legend_layout
 from tests.helpers.browser import (
-    CHROMIUM,
-    CHROMIUM_MISSING,
+    browser_module,
     markdown_with,
     new_page,
     open_tab,
@@ -17,11 +14,7 @@ from tests.helpers.browser import (
     upload,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module()
 
 TIMEOUT_MS = 60_000
 PREVIEW_SRC = "sel => { const i = document.querySelector(sel); return i && i.complete && " \

@@ -10,13 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers.app_server import running_app
-from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING, new_page, open_tab
+from tests.helpers.browser import browser_module, new_page, open_tab
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module()
 
 TIMEOUT_MS = 60_000
 IMG_SHOWN = "sel => { const i = document.querySelector(sel); return i && i.complete && " \

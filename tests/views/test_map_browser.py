@@ -23,13 +23,9 @@ import pytest
 from closp_demo.corpus import thumbnails
 from closp_demo.views.assets import ASSETS_DIR
 from closp_demo.views.map import INLINE, AssetMode, MapItem, render_map
-from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING, new_page
+from tests.helpers.browser import browser_module, new_page
 
-pytestmark = pytest.mark.browser
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module(slow=False)
 
 SCREENSHOT = Path("/tmp/map_offline.png")
 SCREENSHOT_POPUP = Path("/tmp/map_offline_popup.png")

@@ -11,14 +11,10 @@ from __future__ import annotations
 import pytest
 
 from closp_demo.views.map import INLINE, MAP_HEIGHT, MapItem, render_map
-from tests.helpers.browser import CHROMIUM, CHROMIUM_MISSING, new_page
+from tests.helpers.browser import browser_module, new_page
 from tests.views.test_map_browser import NO_ZOOM_ANIMATION_JS, RECORD_MESSAGES, s1_thumb, square
 
-pytestmark = pytest.mark.browser
-
-if CHROMIUM is None:
-    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+pytestmark = browser_module(slow=False)
 
 TIMEOUT_MS = 15_000
 # The map iframe's width in the app (measured: 1920 x 1080, 1400 x 900 and 390 x 844 pages).
@@ -76,19 +72,11 @@ def overlaps(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-@pytest.fixture
-def browser_page(browser):
-    page = new_page(browser, {"width": 1000, "height": 700})
-    yield page
-    page.context.close()
-
-
-@pytest.mark.parametrize("screen", list(MAP_WIDTHS))
-def test_every_popup_fits_inside_the_map_and_its_button_takes_a_click(browser_page, screen):
-    page, width = browser_page, MAP_WIDTHS[screen]
-    markup = render_map(ITEMS, INLINE)
+def shown_map(page, width: int, items, head: str = ""):
+    """The result map of `items` in a `width` px wide page, drawn and still: its frame."""
+    markup = render_map(items, INLINE)
     page.set_content(
-        f"<!DOCTYPE html><html><body style='margin:0'>{RECORD_MESSAGES}"
+        f"<!DOCTYPE html><html><body style='margin:0'>{head}"
         f"<div style='width:{width}px'>{markup}</div></body></html>"
     )
     page.wait_for_selector("iframe", timeout=TIMEOUT_MS)
@@ -99,6 +87,20 @@ def test_every_popup_fits_inside_the_map_and_its_button_takes_a_click(browser_pa
     )
     frame.wait_for_function(NO_ZOOM_ANIMATION_JS, timeout=TIMEOUT_MS)
     frame.evaluate("window.__home = {c: map_closp.getCenter(), z: map_closp.getZoom()}")
+    return frame
+
+
+@pytest.fixture
+def browser_page(browser):
+    page = new_page(browser, {"width": 1000, "height": 700})
+    yield page
+    page.context.close()
+
+
+@pytest.mark.parametrize("screen", list(MAP_WIDTHS))
+def test_every_popup_fits_inside_the_map_and_its_button_takes_a_click(browser_page, screen):
+    page, width = browser_page, MAP_WIDTHS[screen]
+    frame = shown_map(page, width, ITEMS, RECORD_MESSAGES)
     assert frame.evaluate("[innerWidth, innerHeight]") == [width, MAP_HEIGHT]
     for item in ITEMS:
         frame.evaluate(OPEN_POPUP_JS, item.rank)
@@ -120,19 +122,8 @@ def test_every_popup_fits_inside_the_map_and_its_button_takes_a_click(browser_pa
 def test_a_narrow_map_gets_a_compact_popup_a_wide_one_the_full_thumbnail(browser_page):
     sizes = {}
     for screen in ("phone", "1920"):
-        markup = render_map(ITEMS[4:5], INLINE)  # one item, in the middle of the view
-        browser_page.set_content(
-            f"<!DOCTYPE html><html><body style='margin:0'>"
-            f"<div style='width:{MAP_WIDTHS[screen]}px'>{markup}</div></body></html>"
-        )
-        browser_page.wait_for_selector("iframe", timeout=TIMEOUT_MS)
-        frame = browser_page.frames[1]
-        frame.wait_for_function(
-            "() => window.L && document.querySelectorAll('.closp-marker').length > 0",
-            timeout=TIMEOUT_MS,
-        )
-        frame.wait_for_function(NO_ZOOM_ANIMATION_JS, timeout=TIMEOUT_MS)
-        frame.evaluate("window.__home = {c: map_closp.getCenter(), z: map_closp.getZoom()}")
+        # one item, in the middle of the view
+        frame = shown_map(browser_page, MAP_WIDTHS[screen], ITEMS[4:5])
         frame.evaluate(OPEN_POPUP_JS, 5)
         frame.wait_for_function(SETTLED_JS, timeout=TIMEOUT_MS)
         sizes[screen] = frame.evaluate(
