@@ -315,8 +315,10 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
         # browser, through Gradio's own state (a DOM click on the radio was lost under load).
         for field in (lat, lon):
             field.change(None, [place_mode, field], [place_mode], api_name=False, js=PLACE_MODE_JS)
+        # The UI's own searches skip the queue: a search takes ~7 ms server-side, while the
+        # queue's join + event stream added ~45 ms per search (bench.browser_latency).
         for trigger in (search_btn.click, query.submit, group.input):
-            trigger(on_search, ui_search_inputs, outputs, api_name=False)
+            trigger(on_search, ui_search_inputs, outputs, api_name=False, queue=False)
         examples.load_input_event.then(on_search, ui_search_inputs, outputs, api_name=False)
         gallery.select(on_pick, [shown_ids], [like_id], api_name=False)
         table.select(picked_id, [table], [like_id], api_name=False)  # a row, as a thumbnail
