@@ -95,7 +95,8 @@ VARIABLES: tuple[Variable, ...] = (
              "(the authors' training code), `dn` = digital numbers, for a model that divides "
              "itself; a start-up self-check warns when it looks wrong (see Models)"),
     Variable("CLOSP_CONCURRENCY", "concurrency", None, "a whole number >= 1", "`1`",
-             "Gradio events run at once per handler (1 measured best, BENCHMARKS.md load test)"),
+             "queued Gradio events run at once per handler (1 measured best, BENCHMARKS.md load "
+             "test); the UI's text searches skip the queue"),
     Variable("CLOSP_TORCH_THREADS", "torch_threads", None, "a whole number >= 1", "`1`",
              "torch threads when torch runs (CLOSP models, MiniLM on CUDA or "
              "`CLOSP_TEXT_BACKEND=torch`); the default app on CPU runs MiniLM on onnxruntime "
