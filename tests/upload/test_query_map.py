@@ -58,7 +58,7 @@ def test_drawn_on_the_preview_and_the_map_with_progress(explorer, mosaic):
     assert answer.ok, answer.message
     assert "15 windows" in answer.message and "3×5 grid" in answer.message
     preview = answer.result.scene.preview
-    assert answer.image.shape[0] > preview.shape[1] and answer.image.shape[2] == 3  # + legend
+    assert answer.image.shape[1] > preview.shape[1] and answer.image.shape[2] == 3  # legend beside
     cells = map_cells(answer.result)  # one tinted footprint per window, in the map's data
     assert len(cells) == 15 and all(c["colour"] in answer.map_html for c in cells)
     assert steps[0] == 0.0 and steps[-1] == 1.0 and steps == sorted(steps)
