@@ -1,7 +1,7 @@
 """Grouping by source scene and filters: variety, quality and cost on one corpus.
 
     python -m bench.grouping [--corpus precomputed]
-    python -m bench.grouping --vectors 650000   # the cost at N vectors (section grouping-scale)
+    python -m bench.grouping --vectors 650000   # the cost at N vectors (section grouping-scale-N)
 
 - distinct source scenes in the top 12 (both sensors), plain vs grouped, on the app's example
   queries, the issue's two problem queries and the evaluation queries;
@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.grouping_scale import at_scale
 
         body = at_scale(explorer, args.vectors, args.cache, args.augment)
-        write_section(args.benchmarks, f"{SECTION}-scale", "Grouping and filters at scale",
+        write_section(args.benchmarks, f"{SECTION}-scale-{args.vectors}",
+                      f"Grouping and filters at {args.vectors:,} vectors",
                       command_line("bench.grouping", argv), body, started)  # fmt: skip
         print(body)
         return 0

@@ -10,9 +10,11 @@ checked to return k results for every query (k rows always pass).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from bench.common import md_table
@@ -99,14 +101,30 @@ def at_scale(explorer: Explorer, n: int, cache: Path, augment: int = 24) -> str:
 
 
 CONCEPTS = ("a lake", "dense forest", "a city", "snow")  # filters correlated with content
-POWERS = (1.0, 0.5)  # index.IVF_WIDEN_POWER: shipped, and the faster alternative
+SHELLS = ((1 / 8, 1 / 4), (1 / 20, 1 / 10))  # (nearest share left out, next share kept)
+BETAS = (0.5, ix.IVF_KEPT_PROBED)  # kept-row targets compared (`corpus.index.IVF_KEPT_PROBED`)
+
+
+def before_rule(index, query: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The rule shipped before: the nprobe x min(4, 1 / share) best lists, any content."""
+    n = len(mask)
+    bits = np.packbits(mask, bitorder="little")
+    ivf = faiss.extract_index_ivf(index)
+    widen = min(ix.IVF_MAX_WIDEN, n / np.count_nonzero(mask))
+    sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))  # kept alive through the search
+    nprobe = min(ivf.nlist, math.ceil(ivf.nprobe * widen))
+    params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+    return index.search(query.reshape(1, -1), K, params=params)[0][0]
 
 
 def widening_table(explorer: Explorer, index, vectors: np.ndarray, texts: list[str]) -> str:
-    """The IVF probe widening for filters, shipped rule vs 1 / sqrt(share): index-search p50 as
-    a ratio to the unfiltered search (same queries, interleaved) and recall@12 against exact
+    """How many IVF lists a filtered search probes: the rule shipped before (widened by
+    1 / share) vs `corpus.index`'s kept-row target at two values, as the index-search p50
+    ratio to the unfiltered search (same queries, interleaved) and recall@12 against exact
     search over the kept rows. Filters: the metadata filters above that go through the index,
-    and filters correlated with content (the rows most similar to a concept, 30 % / 15 %)."""
+    filters correlated with content (the rows most similar to a concept, 30 % / 15 %) and
+    shells around each query (its nearest rows left out, the next kept: per query, so no
+    ratio; the hardest case for any probe rule)."""
     engine = explorer.engine
     queries = engine.encoder.encode_text(texts).astype(np.float32)
     masks = {name: engine.filter_mask(kw["filters"]) for name, kw in VARIANTS.items()
@@ -116,36 +134,61 @@ def widening_table(explorer: Explorer, index, vectors: np.ndarray, texts: list[s
         sims = vectors @ c.astype(np.float32)
         for share in (0.3, 0.15):
             masks[f"nearest {share:.0%} to '{concept}'"] = sims >= np.quantile(sims, 1 - share)
+    for out, share in SHELLS:
+        masks[f"shell: nearest {out:.1%} left out, next {share:.0%} kept"] = (out, share)
+    n = len(vectors)
+    rules = ["before", *BETAS]
     rows = []
-    saved = ix.IVF_WIDEN_POWER
+    saved = ix.IVF_KEPT_PROBED
     try:
         for name, mask in masks.items():
-            kept = np.flatnonzero(mask)
-            kth = np.sort(vectors[kept] @ queries.T, axis=0)[-K]  # exact K-th score per query
-            cells = [name, f"{len(kept) / len(mask):.1%}"]
-            for power in POWERS:
-                ix.IVF_WIDEN_POWER = power
-                plain, filtered, recall = [], [], []
-                for q, bar in zip(queries, kth, strict=True):
+            shell = isinstance(mask, tuple)
+            times = {rule: ([], []) for rule in rules}
+            recall: dict = {rule: [] for rule in rules}
+            for q in queries:
+                if shell:
+                    sims = vectors @ q
+                    order = np.argsort(-sims)
+                    lo, hi = int(mask[0] * n), int((mask[0] + mask[1]) * n)
+                    m = np.zeros(n, dtype=bool)
+                    m[order[lo:hi]] = True
+                    bar = sims[order[lo + K - 1]]
+                else:
+                    m = mask
+                    bar = np.sort(vectors[np.flatnonzero(m)] @ q)[-K]  # exact K-th score
+                for rule in rules:
                     t0 = time.perf_counter()
                     top_k(index, vectors, q, K)
                     t1 = time.perf_counter()
-                    hits = top_k(index, vectors, q, K, None, mask)
-                    plain.append(t1 - t0)
-                    filtered.append(time.perf_counter() - t1)
-                    recall.append(np.mean([h.score >= bar - 1e-5 for h in hits]))
-                cells += [f"{np.median(filtered) / np.median(plain):.2f}",
-                          f"{np.mean(recall):.3f}", f"{np.min(recall):.2f}"]  # fmt: skip
+                    if rule == "before":
+                        scores = before_rule(index, q, m)
+                    else:
+                        ix.IVF_KEPT_PROBED = rule
+                        scores = [h.score for h in ix.search_mask(index, q, K, m)]
+                    times[rule][0].append(t1 - t0)
+                    times[rule][1].append(time.perf_counter() - t1)
+                    recall[rule].append(np.mean([s >= bar - 1e-5 for s in scores]))
+            share = mask[1] if shell else np.count_nonzero(mask) / n
+            cells = [name, f"{share:.1%}"]
+            for rule in rules:
+                plain, filtered = times[rule]
+                ratio = "-" if shell else f"{np.median(filtered) / np.median(plain):.2f}"
+                cells += [ratio, f"{np.mean(recall[rule]):.3f}", f"{np.min(recall[rule]):.2f}"]
             rows.append(cells)
     finally:
-        ix.IVF_WIDEN_POWER = saved
+        ix.IVF_KEPT_PROBED = saved
     headers = ["filter", "share"]
-    for power in POWERS:
-        rule = "1 / share" if power == 1 else f"(1 / share)^{power:g}"
-        headers += [f"{rule}: ratio", "recall@12", "min"]
+    for rule in rules:
+        label = "before: 1 / share" if rule == "before" else f"kept x{rule:g}"
+        label += " (shipped)" if rule == saved else ""
+        headers += [f"{label}: ratio", "recall@12", "min"]
     return (
-        "IVF probe widening for a filter, `corpus.index.IVF_WIDEN_POWER` (shipped: 1), index "
-        "search alone (`search.candidates.top_k`), p50 ratio to the unfiltered search of the same "
-        f"queries, and recall@{K} against exact search over the kept rows (mean, worst query):\n\n"
+        "IVF lists probed by a filtered search: before, the nprobe best lists widened by "
+        "1 / share kept (at most 4x); now lists in the query's order, those without a kept row "
+        "skipped, until the kept rows reached are `corpus.index.IVF_KEPT_PROBED` x the rows an "
+        "unfiltered search probes (at least nprobe lists), then nprobe / 4 more at a time while "
+        "they improve the top k (at most 4x nprobe in all). Index search alone "
+        "(`search.candidates.top_k`), p50 ratio to the unfiltered search of the same queries, "
+        f"and recall@{K} against exact search over the kept rows (mean, worst query):\n\n"
         + md_table(headers, rows)
     )

@@ -148,9 +148,9 @@ def test_grouping_at_scale_smoke(tmp_path):
     out.write_text("# Benchmarks\n")
     args = ["--vectors", "3000", "--augment", "1", "--cache", str(tmp_path / "cache")]
     assert grouping.main([*args, "--benchmarks", str(out)]) == 0
-    body = _section(out, "grouping-scale")
+    body = _section(out, "grouping-scale-3000")
     assert "python -m bench.grouping --vectors 3000" in body and "3,000 vectors" in body
-    main_table = body.split("IVF probe widening")[0]
+    main_table = body.split("IVF lists probed")[0]
     rows = [
         ln for ln in main_table.splitlines() if ln.startswith(("| plain", "| grouped", "| filt"))
     ]

@@ -27,6 +27,7 @@ the OS pages vectors in on demand (file-backed pages: shared, evictable, not ano
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import weakref
@@ -165,6 +166,8 @@ class _IvfCache:
 
     centroids: np.ndarray  # (nlist, d)
     lists_with_rows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    list_of_row: np.ndarray | None = None  # (ntotal,) the list holding each row
+    kept_per_list: dict[bytes, np.ndarray] = field(default_factory=dict)  # by mask digest
 
 
 # faiss proxies refuse new attributes; the corpus keeps one index object for its lifetime.
@@ -213,10 +216,18 @@ def _ivf_filtered(
     scores = q @ cache.centroids.T  # inner product = the quantizer's metric
     scores[:, ~allowed] = -np.inf
     assign = np.argpartition(-scores, nprobe - 1, axis=1)[:, :nprobe]
-    coarse = np.ascontiguousarray(np.take_along_axis(scores, assign, 1), dtype=np.float32)
-    assign = np.ascontiguousarray(assign, dtype=np.int64)
     sel = faiss.IDSelectorRange(lo, hi, True)  # assume_sorted: ids ascend within each list
-    params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+    return _search_lists(ivf, q, k, assign, np.take_along_axis(scores, assign, 1), sel)
+
+
+def _search_lists(
+    ivf: faiss.IndexIVF, q: np.ndarray, k: int, assign: np.ndarray, coarse: np.ndarray,
+    sel: faiss.IDSelector,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Scan the lists `assign` (Q, nprobe) chosen for each query, keeping rows `sel` passes."""
+    assign = np.ascontiguousarray(assign, dtype=np.int64)
+    coarse = np.ascontiguousarray(coarse, dtype=np.float32)
+    params = faiss.SearchParametersIVF(sel=sel, nprobe=assign.shape[1])
     dist = np.empty((len(q), k), dtype=np.float32)
     ids = np.empty((len(q), k), dtype=np.int64)
     # The C++ call takes per-call params (the Python wrapper would need index.nprobe changed,
@@ -277,10 +288,12 @@ def search(
     return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
 
-IVF_MAX_WIDEN = 4  # cap on the probe widening of an IVF search within a row set
-# Probes widened by (1 / share kept) ** IVF_WIDEN_POWER: 1 keeps recall on filters correlated
-# with content; 0.5 is faster but misses (python -m bench.grouping --vectors, widening table).
-IVF_WIDEN_POWER = 1.0
+IVF_MAX_WIDEN = 4  # cap on the lists an IVF search within a row set probes, x nprobe
+# A search within a row set probes lists, best first, until the kept rows in them reach this
+# share of the rows an unfiltered search probes (python -m bench.grouping --vectors, BENCHMARKS.md).
+IVF_KEPT_PROBED = 0.25
+IVF_EXTEND_STEPS = 4  # then lists are added nprobe / 4 at a time while they improve the top k
+KEPT_CACHE = 16  # row sets whose per-list counts are kept, per index
 
 
 def row_mask(rows: np.ndarray, n: int) -> np.ndarray:
@@ -298,17 +311,75 @@ def search_rows(index: faiss.Index, query: np.ndarray, k: int, rows: np.ndarray)
     return search_mask(index, query, k, row_mask(rows, int(index.ntotal)))
 
 
+def _kept_per_list(
+    cache: _IvfCache, ivf: faiss.IndexIVF, mask: np.ndarray, bits: np.ndarray
+) -> np.ndarray:
+    """(nlist,) kept rows in each list: ~3 ms at 650k rows, so kept per row set (by digest; a
+    user's filter stays while the query text changes)."""
+    key = hashlib.blake2b(bits.tobytes(), digest_size=16).digest()
+    with _IVF_CACHE_LOCK:
+        counts = cache.kept_per_list.get(key)
+        if cache.list_of_row is None:
+            list_of_row = np.empty(ivf.ntotal, dtype=np.int32)
+            invlists = ivf.invlists
+            for lst in range(ivf.nlist):
+                if size := invlists.list_size(lst):
+                    list_of_row[faiss.rev_swig_ptr(invlists.get_ids(lst), size)] = lst
+            cache.list_of_row = list_of_row
+    if counts is None:
+        counts = np.bincount(cache.list_of_row[mask], minlength=ivf.nlist)
+        with _IVF_CACHE_LOCK:
+            if len(cache.kept_per_list) >= KEPT_CACHE:
+                cache.kept_per_list.pop(next(iter(cache.kept_per_list)))
+            cache.kept_per_list[key] = counts
+    return counts
+
+
+def _ivf_in_mask(index: faiss.Index, q: np.ndarray, k: int, mask: np.ndarray, bits: np.ndarray,
+                 sel: faiss.IDSelector) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Probe lists in the order the query ranks them, skipping those with no kept row, until
+    the kept rows reached are `IVF_KEPT_PROBED` x the rows an unfiltered search probes (at
+    least nprobe lists); then a further nprobe / `IVF_EXTEND_STEPS` lists at a time while the
+    last ones still improved the top k. Counting kept rows adapts to the filter's density;
+    extending while the top k changes adapts to where its best rows are (a filter that leaves
+    out what the query is near puts them on a shell spread over more lists)."""
+    ivf = faiss.extract_index_ivf(index)
+    cache = _ivf_cache(index, ivf)
+    counts = _kept_per_list(cache, ivf, mask, bits)
+    scores = (q @ cache.centroids.T)[0]
+    scores[counts == 0] = -np.inf
+    order = np.argsort(-scores)[: int(np.count_nonzero(counts))]
+    target = IVF_KEPT_PROBED * ivf.nprobe * ivf.ntotal / ivf.nlist
+    start = int(np.searchsorted(np.cumsum(counts[order]), target)) + 1
+    last = min(len(order), IVF_MAX_WIDEN * ivf.nprobe)
+    end = min(max(start, ivf.nprobe), last)
+    dist, ids = _search_lists(ivf, q, k, order[None, :end], scores[None, order[:end]], sel)
+    step = max(1, ivf.nprobe // IVF_EXTEND_STEPS)
+    while end < last:
+        lists = order[None, end : end + step]
+        end += lists.shape[1]
+        more_dist, more_ids = _search_lists(ivf, q, k, lists, scores[lists], sel)
+        if (ids[0] >= 0).all() and more_dist[0, 0] <= dist[0, -1]:
+            break  # these lists changed nothing in the top k
+        both_dist = np.concatenate([dist, more_dist], axis=1)
+        both_ids = np.concatenate([ids, more_ids], axis=1)
+        best = np.argsort(-np.where(both_ids >= 0, both_dist, -np.inf), axis=1, kind="stable")
+        dist = np.take_along_axis(both_dist, best[:, :k], 1)
+        ids = np.take_along_axis(both_ids, best[:, :k], 1)
+    return dist, ids
+
+
 def search_mask(
     index: faiss.Index, query: np.ndarray, k: int, mask: np.ndarray, kept: int | None = None
 ) -> list[Hit]:
     """Top-k among the rows `mask` (bool, one per row) keeps; `kept`: its count, if known.
-    Exact on flat indexes; on IVF the probe count is raised by 1 / (share of rows kept), at most
-    `IVF_MAX_WIDEN`x (the kept rows are scattered over lists the query may not rank first; as
-    many kept rows are probed as an unfiltered search probes rows), still approximate. The mask
-    goes to faiss as a bitmap (`IDSelectorBitmap`: a bit test per probed row, ~0.1 ms to pack at
-    650k rows), where `IDSelectorBatch` sorted and hashed the row ids on every query (49 ms for
-    300k rows). Small sets are better scored exactly from the embeddings (`search.candidates`)."""
+    Exact on flat indexes; on IVF approximate, the probe chosen by kept rows (`_ivf_in_mask`).
+    The mask goes to faiss as a bitmap (`IDSelectorBitmap`: a bit test per probed row, ~0.1 ms
+    to pack at 650k rows), where `IDSelectorBatch` sorted and hashed the row ids on every query
+    (49 ms for 300k rows). Small sets are better scored exactly from the embeddings
+    (`search.candidates`)."""
     n = int(index.ntotal)
+    mask = np.asarray(mask, dtype=bool)
     if len(mask) != n:
         raise ValueError(f"a mask of {len(mask)} rows for an index of {n}")
     kept = int(np.count_nonzero(mask)) if kept is None else kept
@@ -320,17 +391,14 @@ def search_mask(
     sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))  # `bits` outlives the search below
     kind = index_kind(index)
     if kind == "ivf":
-        ivf = faiss.extract_index_ivf(index)
-        widen = min(IVF_MAX_WIDEN, (n / kept) ** IVF_WIDEN_POWER)
-        params = faiss.SearchParametersIVF(
-            sel=sel, nprobe=min(ivf.nlist, math.ceil(ivf.nprobe * widen))
-        )
-    elif kind == "hnsw":
-        widen = min(MAX_WIDEN, n / kept)
-        params = faiss.SearchParametersHNSW(
-            sel=sel, efSearch=max(k, int(index.hnsw.efSearch * widen))
-        )
+        scores, ids = _ivf_in_mask(index, q, k, mask, bits, sel)
     else:
-        params = faiss.SearchParameters(sel=sel)
-    scores, ids = index.search(q, k, params=params)
+        if kind == "hnsw":
+            widen = min(MAX_WIDEN, n / kept)
+            params = faiss.SearchParametersHNSW(
+                sel=sel, efSearch=max(k, int(index.hnsw.efSearch * widen))
+            )
+        else:
+            params = faiss.SearchParameters(sel=sel)
+        scores, ids = index.search(q, k, params=params)
     return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
