@@ -73,10 +73,11 @@ LAYOUT_CSS = ASSETS_DIR / "css" / "layout.css"  # phone layout, presentation mod
 QUERY_READING_CSS = read_text_asset("css/query-reading.css")
 
 
-def status_md(answer: Answer) -> str:
-    """Status line; messages quote filenames and queries, so they are shown as plain text."""
+def status_md(answer: Answer, plain: bool = False) -> str:
+    """Status line; messages quote filenames and queries, so the UI's Markdown gets them escaped
+    (`plain`: as they are, for API clients, who read text)."""
     icon = "✅" if answer.ok else "⚠️"
-    return f"{icon} {escape_markdown(answer.message)}"
+    return f"{icon} {answer.message if plain else escape_markdown(answer.message)}"
 
 
 def build_ui(explorer: Explorer) -> gr.Blocks:
@@ -273,10 +274,10 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
             a = explorer.upload_search(f, s, n, ov)
             if strict and not a.ok:
                 refuse(a.message)
-            notes = "\n".join(f"- {escape_markdown(note)}" for note in a.notes)
+            notes = "\n".join(f"- {note if strict else escape_markdown(note)}" for note in a.notes)
             up_id = ov.items[-1].result.image_id if a.ok and ov.items else ""
-            return (status_md(a), a.preview, notes, a.gallery, a.map_html, a.table, ov, a.results,
-                    up_id)  # fmt: skip
+            return (status_md(a, plain=strict), a.preview, notes, a.gallery, a.map_html, a.table,
+                    ov, a.results, up_id)  # fmt: skip
 
         def on_upload_sensor(up_id, s, n, ov):
             """Another "Find neighbours in": the upload's own embedding, kept in the session,

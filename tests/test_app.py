@@ -54,6 +54,8 @@ def test_upload_a_real_patch_finds_its_neighbours(app_url, samples_dir, tmp_path
         handle_file(str(path)), "both", 8, api_name="/upload"
     )
     assert "✅" in status and sensor in status
+    # plain text for API clients: the (shortened) file name as it is, no Markdown escapes
+    assert path.name[:20] in status and "\\" not in status
     assert len(gallery) == 8
     ids = [row[-1] for row in table["data"]]
     assert record.image_id in ids[:3]  # the patch itself is in the corpus: it must come back first
@@ -69,6 +71,7 @@ def test_band_files_upload_as_a_list_and_a_wrong_mix_gets_a_message(app_url, sam
         [handle_file(str(f)) for f in files], "both", 4, api_name="/upload"
     )
     assert "✅" in status and "S2 L2A" in status and "12 bands from 12 files" in notes
+    assert "\\" not in status + notes
     assert len(gallery) == 4
     with pytest.raises(Exception, match="is missing"):  # refused as every endpoint refuses
         client.predict([handle_file(str(f)) for f in files[:-1]], "both", 4, api_name="/upload")
