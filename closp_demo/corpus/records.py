@@ -14,6 +14,7 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.warp import transform as warp_transform
 
+from closp_demo.geo.place import ring_centre
 from closp_demo.sensors import PATCH_SIZE, S1_BANDS, S2_BANDS, Sensor
 
 BANDS_BY_SENSOR: dict[str, int] = {"S1": len(S1_BANDS), "S2": len(S2_BANDS)}
@@ -50,9 +51,8 @@ class ImageRecord:
         return footprint_lonlat(self.crs, self.bounds)
 
     def centre_lonlat(self) -> tuple[float, float]:
-        ring = self.footprint_lonlat()[:-1]
-        lons, lats = zip(*ring, strict=True)
-        return float(np.mean(lons)), float(np.mean(lats))
+        """Mean of the corners, antimeridian-safe (a plain mean of 179.9 and -179.9 is 0)."""
+        return ring_centre(self.footprint_lonlat()[:-1])
 
 
 def footprint_lonlat(
