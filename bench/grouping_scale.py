@@ -18,7 +18,8 @@ import faiss
 import numpy as np
 
 from bench.common import md_table
-from bench.grouping import LABELLED, p50s_ms
+from bench.grouping import VARIANTS as BASE_VARIANTS
+from bench.grouping import p50s_ms
 from bench.index_scale import scaled_explorer
 from bench.vectors import physics_set
 from closp_demo.corpus import index as ix
@@ -29,11 +30,7 @@ from closp_demo.service import Explorer
 
 K = 12
 VARIANTS = {
-    "plain": {},
-    "grouped": {"group": True},
-    "filtered (labelled, box Europe)": {
-        "filters": parse_filters(unlabelled="drop", box="-30, 30, 40, 75")},
-    "grouped + filtered (labelled)": {"group": True, "filters": LABELLED},
+    **BASE_VARIANTS,
     "filtered (source hydro)": {"filters": parse_filters(sources="hydro")},
     "filtered (box 10..20 E, 45..50 N)": {"filters": parse_filters(box="10, 45, 20, 50")},
     "filtered (box 0..10 E, 40..50 N)": {"filters": parse_filters(box="0, 40, 10, 50")},

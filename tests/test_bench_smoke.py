@@ -138,7 +138,7 @@ def test_query_reading_smoke(tmp_path):
 def test_grouping_smoke(tmp_path):
     body = _run("grouping", tmp_path)
     assert "Distinct source scenes in the top 12" in body
-    assert "| grouped + filtered |" in body
+    assert "| grouped + filtered (labelled) |" in body
 
 
 def test_grouping_at_scale_smoke(tmp_path):

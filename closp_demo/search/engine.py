@@ -10,7 +10,7 @@ import functools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -65,9 +65,19 @@ class Result:
     distance_km: float | None = None  # from the query's place, when it has one
     scene: str = ""  # the source scene it was cut from (closp_demo.search.grouping)
     more_in_scene: int = 0  # grouped lists: other tiles of this scene among the candidates
-    scene_tiles: list[Result] = field(default_factory=list)  # those tiles, best first (scored)
+    scene_tiles: list[SceneTile] = field(default_factory=list)  # those tiles, best first
     tile_of: str = ""  # an expanded scene's tile: the id of the tile that stood for the scene
     facts: dict[str, str] = field(default_factory=dict)  # an upload's level, size, CRS
+
+
+@dataclass(frozen=True)
+class SceneTile:
+    """A tile behind "+N more", decoded only if its scene is opened (`SearchEngine.tile_result`):
+    a grouped list shows one tile per scene, and decoding the others cost more than the search."""
+
+    score: float
+    item: int | Result  # a corpus row, or an upload's Result
+    distance_km: float | None = None  # from the query's place, when it had one
 
 
 @dataclass
@@ -158,7 +168,7 @@ class SearchEngine:
 
     # --- metadata filters ----------------------------------------------------------------------
     def filter_columns(self) -> FilterColumns:
-        """Built on the first filtered query (~1 s at 650k rows), then kept."""
+        """Built once (~1 s at 650k rows; `warm` at start-up), then kept."""
         if self._filter_columns is None:
             lon, lat = self._centres()
             col = self.rows.column
@@ -183,13 +193,19 @@ class SearchEngine:
         if mask is None:
             mask = cols.mask(filters)
             if len(self._masks) >= MASK_CACHE:
-                self._masks.pop(next(iter(self._masks)))
+                self._masks.pop(next(iter(self._masks)), None)  # None: another thread got it
             self._masks[filters] = mask
         return mask
 
+    def warm(self) -> None:
+        """Build what the first grouped, filtered or place query would (scene numbers, filter
+        columns, centres: ~1.3 s at 650k rows, ms on the embedded corpus) before any query."""
+        self.scene_ids()
+        self.filter_columns()
+
     def scene_ids(self) -> np.ndarray:
-        """(N,) int64 scene number per corpus row (`grouping.scene_keys`), built on the first
-        grouped query (~0.3 s at 650k rows), then kept: grouping reads no row."""
+        """(N,) int64 scene number per corpus row (`grouping.scene_keys`), built once (~0.3 s
+        at 650k rows; `warm` at start-up), then kept: grouping reads no row."""
         if self._scene_ids is None:
             col = self.rows.column
             self._scene_ids = scene_keys(col("image_id"), col("source"))
@@ -199,6 +215,14 @@ class SearchEngine:
         """A new Result for a corpus row (its decoded fields shared from a per-engine cache:
         footprint and evidence are only read, never changed in place)."""
         return Result(rank=rank, score=score, **self._decoded(int(row)))
+
+    def tile_result(self, tile: SceneTile, rank: int = 0) -> Result:
+        """The Result of a tile behind "+N more" (`SceneTile`), decoded now."""
+        if isinstance(tile.item, Result):
+            return replace(tile.item, rank=rank, score=tile.score)
+        res = self.corpus_result(tile.item, rank, tile.score)
+        res.distance_km = tile.distance_km
+        return res
 
     def forget_rows(self) -> None:
         """Empty the decoded-row cache (benchmarks measure the cold case with it)."""
@@ -304,7 +328,8 @@ class SearchEngine:
         for rank, ((score, _, item), others) in enumerate(shown, start=1):
             res = result(score, item, rank)
             res.more_in_scene = len(others)
-            res.scene_tiles = [result(s, other, 0) for s, _, other in others]
+            res.scene_tiles = [SceneTile(s, other, km_of.get(other) if isinstance(other, int)
+                                         else None) for s, _, other in others]  # fmt: skip
             results.append(res)
         return results
 

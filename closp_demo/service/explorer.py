@@ -132,6 +132,7 @@ class Explorer(DetailViews):
         self.corpus: Corpus = load_corpus(corpus_dir, expected_encoder=self.encoder.info)
         self.engine = SearchEngine(self.corpus, self.encoder)
         self.engine.reader.calibration  # noqa: B018  # the out-of-scope threshold, before queries
+        self.engine.warm()  # the first grouped or filtered query then waits for nothing
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
         self.static_paths = [ASSETS_DIR, self.corpus.root]
         # This explorer's scratch folder, removed when the process exits or the explorer goes
@@ -279,7 +280,7 @@ class Explorer(DetailViews):
         """The shown `results` with the scene of `image_id` opened in place (no new search)."""
         t0 = time.perf_counter()
         try:
-            opened = expand_scene(list(results or []), image_id)
+            opened = expand_scene(list(results or []), image_id, self.engine.tile_result)
         except QueryError as err:
             return _error(str(err))
         timings: dict[str, float] = {}

@@ -26,7 +26,7 @@ def test_opening_a_scene_puts_its_other_tiles_right_after_it(explorer):
     grouped, _ = explorer.engine.search_text(QUERY, "both", 12, group=True)
     at = next(i for i, r in enumerate(grouped) if r.more_in_scene >= 2)
     head = grouped[at]
-    opened = expand_scene(grouped, head.image_id)
+    opened = expand_scene(grouped, head.image_id, explorer.engine.tile_result)
     n = head.more_in_scene
     assert len(opened) == 12 + n
     assert [r.rank for r in opened] == list(range(1, 13 + n))
@@ -63,4 +63,27 @@ def test_nothing_to_open_gets_a_message(explorer):
     answer = explorer.expand_scene(plain.results, "<img src=x>")
     assert not answer.ok and "Click a result" in answer.message
     with pytest.raises(QueryError):
-        expand_scene([], "x")
+        expand_scene([], "x", explorer.engine.tile_result)
+
+
+def test_tiles_behind_more_are_decoded_only_when_their_scene_opens(explorer):
+    engine = explorer.engine
+    engine.forget_rows()
+    grouped, _ = engine.search_text(QUERY, "both", 12, group=True)
+    assert sum(r.more_in_scene for r in grouped) > 12
+    assert engine._decoded.cache_info().currsize == 12  # the shown tiles only
+    head = next(r for r in grouped if r.more_in_scene)
+    opened = expand_scene(grouped, head.image_id, engine.tile_result)
+    assert engine._decoded.cache_info().currsize == 12 + head.more_in_scene
+    assert all(r.image_id and r.thumbnail for r in opened)
+
+
+def test_opened_tiles_keep_their_distance_from_the_query_place(explorer):
+    from closp_demo.geo.place import Place
+
+    place = Place(lat=-2.0, lon=23.0, radius_km=3000, mode="within")
+    grouped, _ = explorer.engine.search_text(QUERY, "both", 6, place=place, group=True)
+    head = next(r for r in grouped if r.more_in_scene)
+    opened = expand_scene(grouped, head.image_id, explorer.engine.tile_result)
+    tiles = [r for r in opened if r.tile_of == head.image_id]
+    assert tiles and all(r.distance_km is not None and r.distance_km <= 3000 for r in tiles)
