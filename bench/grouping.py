@@ -2,6 +2,7 @@
 
     python -m bench.grouping [--corpus precomputed]
     python -m bench.grouping --vectors 650000   # the cost at N vectors (section grouping-scale-N)
+    python -m bench.grouping --vectors 100000 --set generic   # a learned encoder's stand-in
 
 - distinct source scenes in the top 12 (both sensors), plain vs grouped, on the app's example
   queries, the issue's two problem queries and the evaluation queries;
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="vector sets (--vectors)")
     parser.add_argument("--augment", type=int, default=24, help="augmentations per real patch "
                         "of the --vectors set (bench.index_scale's)")  # fmt: skip
+    parser.add_argument("--set", default="physics", choices=("physics", "generic"),
+                        help="the --vectors set (bench/vectors.py): the shipped encoder's vectors "
+                        "or a learned encoder's stand-in")  # fmt: skip
     add_output_argument(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -110,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.vectors:
         from bench.grouping_scale import at_scale
 
-        body = at_scale(explorer, args.vectors, args.cache, args.augment)
-        write_section(args.benchmarks, f"{SECTION}-scale-{args.vectors}",
-                      f"Grouping and filters at {args.vectors:,} vectors",
+        body = at_scale(explorer, args.vectors, args.cache, args.augment, args.set)
+        name = f"{SECTION}-scale-{args.vectors}" + ("" if args.set == "physics" else "-generic")
+        write_section(args.benchmarks, name,
+                      f"Grouping and filters at {args.vectors:,} vectors ({args.set} set)",
                       command_line("bench.grouping", argv), body, started)  # fmt: skip
         print(body)
         return 0

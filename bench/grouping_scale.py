@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -21,8 +22,9 @@ from bench.common import md_table
 from bench.grouping import VARIANTS as BASE_VARIANTS
 from bench.grouping import p50s_ms
 from bench.index_scale import scaled_explorer
-from bench.vectors import physics_set
+from bench.vectors import generic_set, physics_set
 from closp_demo.corpus import index as ix
+from closp_demo.encoders.minilm import shared_minilm
 from closp_demo.evaluation.queries import load_queries
 from closp_demo.search.candidates import EXACT_ROWS, EXACT_SHARE, top_k
 from closp_demo.search.filters import parse_filters
@@ -44,8 +46,19 @@ def short_lists(explorer: Explorer, texts: list[str], kw: dict) -> int:
     return sum(len(explorer.engine.search_text(t, "both", K, **kw)[0]) < K for t in texts)
 
 
-def at_scale(explorer: Explorer, n: int, cache: Path, augment: int = 24) -> str:
-    vs = physics_set(n, explorer.encoder, augment, cache=cache)
+def at_scale(
+    explorer: Explorer, n: int, cache: Path, augment: int = 24, vector_set: str = "physics"
+) -> str:
+    """The tables at `n` vectors of `vector_set` ("physics": the shipped encoder's; "generic":
+    a learned encoder's stand-in, its filter recall measured with raw MiniLM text queries, as
+    bench.index_scale measures it; the timed searches encode with the app's encoder either way)."""
+    if vector_set == "generic":
+        minilm = shared_minilm()
+        vs = generic_set(n, minilm, cache=cache)
+        encode = minilm.encode
+    else:
+        vs = physics_set(n, explorer.encoder, augment, cache=cache)
+        encode = explorer.encoder.encode_text
     t0 = time.perf_counter()
     index = ix.build_index(np.ascontiguousarray(vs.vectors), spec=ix.choose_spec(n))
     build_s = time.perf_counter() - t0
@@ -66,7 +79,7 @@ def at_scale(explorer: Explorer, n: int, cache: Path, augment: int = 24) -> str:
         cold = p50s_ms(explorer, texts, VARIANTS, cold=True)
         widening = ""
         if ix.index_kind(index) == "ivf":  # the only kind whose probes a filter widens
-            widening = widening_table(explorer, index, np.asarray(vs.vectors), texts)
+            widening = widening_table(explorer, index, np.asarray(vs.vectors), texts, encode)
     finally:
         explorer.corpus, explorer.engine = saved
     exact_max = min(EXACT_ROWS, EXACT_SHARE * n)
@@ -114,7 +127,10 @@ def before_rule(index, query: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return index.search(query.reshape(1, -1), K, params=params)[0][0]
 
 
-def widening_table(explorer: Explorer, index, vectors: np.ndarray, texts: list[str]) -> str:
+def widening_table(
+    explorer: Explorer, index, vectors: np.ndarray, texts: list[str],
+    encode: Callable[[list[str]], np.ndarray],
+) -> str:  # fmt: skip
     """How many IVF lists a filtered search probes: the rule shipped before (widened by
     1 / share) vs `corpus.index`'s kept-row target at two values, as the index-search p50
     ratio to the unfiltered search (same queries, interleaved) and recall@12 against exact
@@ -123,11 +139,11 @@ def widening_table(explorer: Explorer, index, vectors: np.ndarray, texts: list[s
     shells around each query (its nearest rows left out, the next kept: per query, so no
     ratio; the hardest case for any probe rule)."""
     engine = explorer.engine
-    queries = engine.encoder.encode_text(texts).astype(np.float32)
+    queries = encode(texts).astype(np.float32)
     masks = {name: engine.filter_mask(kw["filters"]) for name, kw in VARIANTS.items()
              if "filters" in kw and "grouped" not in name}  # fmt: skip
     masks = {k: m for k, m in masks.items() if m.sum() > min(EXACT_ROWS, EXACT_SHARE * len(m))}
-    for concept, c in zip(CONCEPTS, engine.encoder.encode_text(list(CONCEPTS)), strict=True):
+    for concept, c in zip(CONCEPTS, encode(list(CONCEPTS)), strict=True):
         sims = vectors @ c.astype(np.float32)
         for share in (0.3, 0.15):
             masks[f"nearest {share:.0%} to '{concept}'"] = sims >= np.quantile(sims, 1 - share)
@@ -184,7 +200,8 @@ def widening_table(explorer: Explorer, index, vectors: np.ndarray, texts: list[s
         "1 / share kept (at most 4x); now lists in the query's order, those without a kept row "
         "skipped, until the kept rows reached are `corpus.index.IVF_KEPT_PROBED` x the rows an "
         "unfiltered search probes (at least nprobe lists), then nprobe / 4 more at a time while "
-        "they improve the top k (at most 4x nprobe in all). Index search alone "
+        "they improve the top k (the first step that changes nothing ends it; once one has, 3 "
+        "in a row must), at most 4x nprobe in all. Index search alone "
         "(`search.candidates.top_k`), p50 ratio to the unfiltered search of the same queries, "
         f"and recall@{K} against exact search over the kept rows (mean, worst query):\n\n"
         + md_table(headers, rows)

@@ -292,7 +292,8 @@ IVF_MAX_WIDEN = 4  # cap on the lists an IVF search within a row set probes, x n
 # A search within a row set probes lists, best first, until the kept rows in them reach this
 # share of the rows an unfiltered search probes (python -m bench.grouping --vectors, BENCHMARKS.md).
 IVF_KEPT_PROBED = 0.25
-IVF_EXTEND_STEPS = 4  # then lists are added nprobe / 4 at a time while they improve the top k
+IVF_EXTEND_STEPS = 4  # then lists are added nprobe / 4 at a time while they improve the top k:
+IVF_EXTEND_PATIENCE = 3  # the first step that changes nothing ends it, or once one has, 3 in a row
 KEPT_CACHE = 16  # row sets whose per-list counts are kept, per index
 
 
@@ -339,10 +340,12 @@ def _ivf_in_mask(index: faiss.Index, q: np.ndarray, k: int, mask: np.ndarray, bi
                  sel: faiss.IDSelector) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Probe lists in the order the query ranks them, skipping those with no kept row, until
     the kept rows reached are `IVF_KEPT_PROBED` x the rows an unfiltered search probes (at
-    least nprobe lists); then a further nprobe / `IVF_EXTEND_STEPS` lists at a time while the
-    last ones still improved the top k. Counting kept rows adapts to the filter's density;
-    extending while the top k changes adapts to where its best rows are (a filter that leaves
-    out what the query is near puts them on a shell spread over more lists)."""
+    least nprobe lists); then a further nprobe / `IVF_EXTEND_STEPS` lists at a time while they
+    improve the top k: the first step that changes nothing ends it, but once a step has
+    changed it, `IVF_EXTEND_PATIENCE` steps in a row must change nothing. Counting kept rows
+    adapts to the filter's density; extending while the top k changes adapts to where its best
+    rows are (a filter that leaves out what the query is near puts them on a shell spread over
+    many lists, where improvements come and go)."""
     ivf = faiss.extract_index_ivf(index)
     cache = _ivf_cache(index, ivf)
     counts = _kept_per_list(cache, ivf, mask, bits)
@@ -355,12 +358,17 @@ def _ivf_in_mask(index: faiss.Index, q: np.ndarray, k: int, mask: np.ndarray, bi
     end = min(max(start, ivf.nprobe), last)
     dist, ids = _search_lists(ivf, q, k, order[None, :end], scores[None, order[:end]], sel)
     step = max(1, ivf.nprobe // IVF_EXTEND_STEPS)
+    misses, patience = 0, 1
     while end < last:
         lists = order[None, end : end + step]
         end += lists.shape[1]
         more_dist, more_ids = _search_lists(ivf, q, k, lists, scores[lists], sel)
         if (ids[0] >= 0).all() and more_dist[0, 0] <= dist[0, -1]:
-            break  # these lists changed nothing in the top k
+            misses += 1
+            if misses >= patience:
+                break  # these lists changed nothing in the top k
+            continue
+        misses, patience = 0, IVF_EXTEND_PATIENCE
         both_dist = np.concatenate([dist, more_dist], axis=1)
         both_ids = np.concatenate([ids, more_ids], axis=1)
         best = np.argsort(-np.where(both_ids >= 0, both_dist, -np.inf), axis=1, kind="stable")

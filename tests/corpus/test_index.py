@@ -300,7 +300,7 @@ def test_search_mask_on_ivf_probes_until_enough_kept_rows(realistic):
 def test_search_mask_on_ivf_probes_further_while_the_top_k_improves(realistic):
     """A shell: each query's nearest eighth left out, the next quarter kept. Its best kept rows
     lie all around the left-out core, over more lists than the nearest ones holding enough kept
-    rows; lists keep being added while they improve the top k."""
+    rows; lists keep being added while they improve the top k, with patience once they have."""
     v, q, _ = realistic
     index = build_index(v, spec=IndexSpec("ivf", nlist=64, nprobe=4))  # nlist / 16, as shipped
     found, reached = [], []
@@ -311,4 +311,5 @@ def test_search_mask_on_ivf_probes_further_while_the_top_k_improves(realistic):
         assert len(hits) == 10 and {h.row for h in hits} <= set(rows.tolist())
         found.append([h.score for h in hits])
         reached.append(np.sort(v[rows] @ query)[::-1][:10])
-    assert _recall(np.array(found), np.array(reached)) >= 0.6  # 0.71; without adding lists 0.48
+    # measured 0.87; stopping at the first step that changes nothing 0.71, adding none 0.48
+    assert _recall(np.array(found), np.array(reached)) >= 0.75
