@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", default="physics", choices=("physics", "generic"),
                         help="the --vectors set (bench/vectors.py): the shipped encoder's vectors "
                         "or a learned encoder's stand-in")  # fmt: skip
+    parser.add_argument("--anchors", type=int, default=3000, help="captions of the generic set")
     add_output_argument(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.vectors:
         from bench.grouping_scale import at_scale
 
-        body = at_scale(explorer, args.vectors, args.cache, args.augment, args.set)
+        body = at_scale(explorer, args.vectors, args.cache, args.augment, args.set, args.anchors)
         name = f"{SECTION}-scale-{args.vectors}" + ("" if args.set == "physics" else "-generic")
         write_section(args.benchmarks, name,
                       f"Grouping and filters at {args.vectors:,} vectors ({args.set} set)",

@@ -157,6 +157,19 @@ def test_grouping_at_scale_smoke(tmp_path):
     assert len(rows) == 8 and all(r.endswith("| 0 / 71 |") for r in rows)  # k results each
 
 
+def test_grouping_at_scale_on_the_generic_set_smoke(tmp_path):
+    from bench import grouping
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n")
+    args = ["--vectors", "2000", "--set", "generic", "--anchors", "40", "--cache",
+            str(tmp_path / "cache")]  # fmt: skip
+    assert grouping.main([*args, "--benchmarks", str(out)]) == 0
+    body = _section(out, "grouping-scale-2000-generic")
+    assert "(generic set)" in out.read_text() and "2,000 vectors (generic set" in body
+    assert "| plain | 2,000 |" in body
+
+
 @pytest.mark.slow
 def test_detail_budgets_smoke(tmp_path):
     body = _run("detail_budgets", tmp_path)
