@@ -1,6 +1,7 @@
 """Grouped and filtered search at N vectors (`python -m bench.grouping --vectors N`).
 
-The physics vector set and the index `corpus.index` chooses at N (bench.index_scale's builders),
+A vector set (physics: the shipped encoder's; generic with `--set generic`: a learned encoder's
+stand-in) and the index `corpus.index` chooses at N (bench.index_scale's builders),
 served by the app's engine over metadata repeating the embedded corpus's rows, each copy of a
 tiled scene a scene of its own (`scaled_explorer(scenes_per_copy=True)`). Filters of several
 selectivities: the kept share decides the path (`search.candidates`: small sets
