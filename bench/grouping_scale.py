@@ -136,7 +136,8 @@ def widening_table(
     encode: Callable[[list[str]], np.ndarray],
 ) -> str:  # fmt: skip
     """How many IVF lists a filtered search probes: the rule shipped before (widened by
-    1 / share) vs `corpus.index`'s kept-row target at two values, as the index-search p50
+    1 / share) vs `corpus.index`'s, its extension's patience at 1 and as shipped, as the
+    index-search p50
     ratio to the unfiltered search (same queries, interleaved) and recall@12 against exact
     search over the kept rows. Filters: the metadata filters above that go through the index,
     filters correlated with content (the rows most similar to a concept, 30 % / 15 %) and

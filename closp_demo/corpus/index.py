@@ -184,19 +184,31 @@ def _ivf_cache(index: faiss.Index, ivf: faiss.IndexIVF) -> _IvfCache:
         return cache
 
 
+def _list_of_row(cache: _IvfCache, ivf: faiss.IndexIVF) -> np.ndarray:
+    """(ntotal,) int32: the inverted list holding each row, read from the lists' ids once per
+    index (a few ms at 650k rows)."""
+    with _IVF_CACHE_LOCK:
+        if cache.list_of_row is None:
+            list_of_row = np.empty(ivf.ntotal, dtype=np.int32)
+            invlists = ivf.invlists
+            for lst in range(ivf.nlist):
+                if size := invlists.list_size(lst):
+                    list_of_row[faiss.rev_swig_ptr(invlists.get_ids(lst), size)] = lst
+            cache.list_of_row = list_of_row
+        return cache.list_of_row
+
+
+def list_of_each_row(index: faiss.Index) -> np.ndarray:
+    """(ntotal,) the inverted list of an IVF index that holds each row."""
+    ivf = faiss.extract_index_ivf(index)
+    return _list_of_row(_ivf_cache(index, ivf), ivf)
+
+
 def _lists_with_rows(cache: _IvfCache, ivf: faiss.IndexIVF, lo: int, hi: int) -> np.ndarray:
-    """Boolean (nlist,): which inverted lists hold a row in [lo, hi). Ids ascend within each
-    list, so one binary search per list decides (~1 ms per 1000 lists, once per range)."""
+    """Boolean (nlist,): which inverted lists hold a row in [lo, hi), once per range."""
     mask = cache.lists_with_rows.get((lo, hi))
     if mask is None:
-        invlists = ivf.invlists
-        mask = np.zeros(ivf.nlist, dtype=bool)
-        for lst in range(ivf.nlist):
-            size = invlists.list_size(lst)
-            if size:
-                ids = faiss.rev_swig_ptr(invlists.get_ids(lst), size)
-                at = int(np.searchsorted(ids, lo))
-                mask[lst] = at < size and ids[at] < hi
+        mask = np.bincount(_list_of_row(cache, ivf)[lo:hi], minlength=ivf.nlist) > 0
         cache.lists_with_rows[(lo, hi)] = mask
     return mask
 
@@ -320,15 +332,8 @@ def _kept_per_list(
     key = hashlib.blake2b(bits.tobytes(), digest_size=16).digest()
     with _IVF_CACHE_LOCK:
         counts = cache.kept_per_list.get(key)
-        if cache.list_of_row is None:
-            list_of_row = np.empty(ivf.ntotal, dtype=np.int32)
-            invlists = ivf.invlists
-            for lst in range(ivf.nlist):
-                if size := invlists.list_size(lst):
-                    list_of_row[faiss.rev_swig_ptr(invlists.get_ids(lst), size)] = lst
-            cache.list_of_row = list_of_row
     if counts is None:
-        counts = np.bincount(cache.list_of_row[mask], minlength=ivf.nlist)
+        counts = np.bincount(_list_of_row(cache, ivf)[mask], minlength=ivf.nlist)
         with _IVF_CACHE_LOCK:
             if len(cache.kept_per_list) >= KEPT_CACHE:
                 cache.kept_per_list.pop(next(iter(cache.kept_per_list)))

@@ -13,6 +13,7 @@ from closp_demo.corpus.index import (
     choose_spec,
     describe,
     index_kind,
+    list_of_each_row,
     load_index,
     row_mask,
     save_index,
@@ -252,15 +253,6 @@ def test_search_rows_refuses_rows_outside_the_index(built, rows):
         search_rows(built["flat"], np.ones(built["flat"].d, np.float32), 5, rows)
 
 
-def _rows_of_lists(index) -> np.ndarray:
-    ivf = faiss.extract_index_ivf(index)
-    list_of_row = np.empty(index.ntotal, dtype=np.int64)
-    for lst in range(ivf.nlist):
-        size = ivf.invlists.list_size(lst)
-        list_of_row[faiss.rev_swig_ptr(ivf.invlists.get_ids(lst), size)] = lst
-    return list_of_row
-
-
 def test_search_mask_on_ivf_skips_lists_the_filter_empties(realistic):
     """A filter that leaves out everything near the query (its 16 best of 64 lists): the probe
     goes to the best lists that hold kept rows, where probing the best lists widened by
@@ -269,7 +261,7 @@ def test_search_mask_on_ivf_skips_lists_the_filter_empties(realistic):
     index = build_index(v, spec=IndexSpec("ivf", nlist=64, nprobe=2))
     ivf = faiss.extract_index_ivf(index)
     _, ranked = ivf.quantizer.search(q, 16)
-    list_of_row = _rows_of_lists(index)
+    list_of_row = list_of_each_row(index)
     found, reached = [], []
     for query, near in zip(q, ranked, strict=True):
         mask = ~np.isin(list_of_row, near)
