@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from functools import partial
 from pathlib import Path
 
@@ -425,6 +426,10 @@ def about_md(explorer: Explorer) -> str:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="CLOSP Explorer")
     # Flags override the environment (closp_demo/settings.py, README "Configuration").
@@ -446,6 +451,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"CLOSP Explorer cannot start: {err}") from None
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = build_ui(explorer)
+    # A Space or a test stops the app with SIGTERM: stop as on Ctrl-C (Gradio closes its server
+    # and returns), so Python exits normally and removes the explorer's scratch folder.
+    signal.signal(signal.SIGTERM, _interrupt)
     # Events run at once per handler. 1 measured best on 2 vCPU: the work is CPU-bound, more only
     # adds contention (BENCHMARKS.md, load test).
     demo.queue(default_concurrency_limit=settings.concurrency).launch(
