@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Gradio's file caches (the test apps' uploads and outputs, the clients' downloads; ~12 MB a run)
+# go to one folder per run, removed at its end, not to /tmp/gradio for good. Set before gradio
+# is imported: it reads the variable once.
+_GRADIO_CACHE = tempfile.TemporaryDirectory(prefix="closp-tests-gradio-")
+os.environ["GRADIO_TEMP_DIR"] = _GRADIO_CACHE.name
 
 
 def samples_root() -> Path:
