@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 from functools import partial
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from closp_demo.ui.api import (
 from closp_demo.ui.detail import build_detail, picked_id, wire_results
 from closp_demo.ui.export import export_row
 from closp_demo.ui.heat import build_heat
+from closp_demo.ui.lifecycle import remove_gradio_files, stop_on_sigterm
 from closp_demo.ui.share import link_values, search_link, with_present
 from closp_demo.ui.teach import build_teach
 from closp_demo.ui.upload_box import UploadFiles
@@ -82,7 +82,10 @@ def status_md(answer: Answer, plain: bool = False) -> str:
 
 
 def build_ui(explorer: Explorer) -> gr.Blocks:
-    with gr.Blocks(title="CLOSP Explorer") as demo:
+    # Gradio's copies of uploads and of files sent (README "Configuration", CLOSP_FILE_HOURS):
+    # swept by age, so a public Space's disk does not fill.
+    sweep = explorer.settings.limits.file_sweep
+    with gr.Blocks(title="CLOSP Explorer", delete_cache=sweep) as demo:
         # One per session, never shared: Gradio deep-copies a State's value for each session (a
         # callable value would instead add a public "/lambda" load endpoint to the API).
         overlay = gr.State(Overlay())
@@ -426,10 +429,6 @@ def about_md(explorer: Explorer) -> str:
     )
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="CLOSP Explorer")
     # Flags override the environment (closp_demo/settings.py, README "Configuration").
@@ -451,19 +450,20 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"CLOSP Explorer cannot start: {err}") from None
     gr.set_static_paths([str(p) for p in explorer.static_paths])
     demo = build_ui(explorer)
-    # A Space or a test stops the app with SIGTERM: stop as on Ctrl-C (Gradio closes its server
-    # and returns), so Python exits normally and removes the explorer's scratch folder.
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     # Events run at once per handler. 1 measured best on 2 vCPU: the work is CPU-bound, more only
     # adds contention (BENCHMARKS.md, load test).
-    demo.queue(default_concurrency_limit=settings.concurrency).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        allowed_paths=[str(explorer.upload_dir)],
-        show_error=False,
-        max_file_size=settings.limits.max_bytes,  # Gradio refuses larger files before storing
-        css_paths=[LAYOUT_CSS],
-    )
+    try:
+        demo.queue(default_concurrency_limit=settings.concurrency).launch(
+            server_name=settings.host,
+            server_port=settings.port,
+            allowed_paths=[str(explorer.scratch.root)],
+            show_error=False,
+            max_file_size=settings.limits.max_bytes,  # Gradio refuses larger files before storing
+            css_paths=[LAYOUT_CSS],
+        )
+    finally:
+        remove_gradio_files(demo)
 
 
 if __name__ == "__main__":

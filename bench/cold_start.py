@@ -137,7 +137,7 @@ def child_app(spawned_at: float, corpus: str | None) -> dict:
     port = _free_port()
     step("launch (server up)", lambda: demo.queue(default_concurrency_limit=1).launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-        allowed_paths=[str(explorer.upload_dir)]))  # fmt: skip
+        allowed_paths=[str(explorer.scratch.root)]))  # fmt: skip
 
     def first_page() -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:

@@ -46,6 +46,7 @@ ENV_MAX_TILES = "CLOSP_MAX_TILES"
 ENV_MAX_UNZIPPED_MB = "CLOSP_MAX_UNZIPPED_MB"
 ENV_MAX_ZIP_RATIO = "CLOSP_MAX_ZIP_RATIO"
 ENV_MAX_SESSION_MB = "CLOSP_MAX_SESSION_MB"
+ENV_FILE_HOURS = "CLOSP_FILE_HOURS"
 
 MB = 1_000_000  # upload sizes are shown in SI megabytes, as browsers and file managers show them
 DEFAULT_MAX_UPLOAD_MB = 50.0
@@ -55,6 +56,8 @@ DEFAULT_MAX_TILES = 64
 DEFAULT_MAX_UNZIPPED_MB = 2000.0  # a zipped Sentinel-2 L2A .SAFE is about 1.1 GB unzipped
 DEFAULT_MAX_ZIP_RATIO = 100.0  # JP2 members are stored ~1:1, GRD TIFFs deflate ~1.5:1
 DEFAULT_MAX_SESSION_MB = 500.0  # ten uploads at the per-upload limit
+# Longer than a demo or a lesson; short enough that a public Space's uploads do not fill its disk.
+DEFAULT_FILE_HOURS = 6.0
 
 
 class SettingsError(ValueError):
@@ -132,6 +135,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(ENV_MAX_SESSION_MB, "limits.max_session_bytes", None, "a positive number",
              f"`{DEFAULT_MAX_SESSION_MB:g}`", "most one browser session may upload, all files "
              "of all its uploads together, in MB (never less than `CLOSP_MAX_UPLOAD_MB`)"),
+    Variable(ENV_FILE_HOURS, "limits.file_hours", None, "a positive number",
+             f"`{DEFAULT_FILE_HOURS:g}`", "how long Gradio keeps the files sessions upload or "
+             "are sent (uploads, thumbnails, composites, exports), in hours: swept every "
+             "quarter of that (at most hourly), all removed when the app stops"),
 )  # fmt: skip
 _BY_FIELD = {v.field: v for v in VARIABLES}
 
@@ -157,12 +164,22 @@ class Limits:
     max_unzipped_bytes: int = int(DEFAULT_MAX_UNZIPPED_MB * MB)
     max_zip_ratio: float = DEFAULT_MAX_ZIP_RATIO
     max_session_bytes: int = int(DEFAULT_MAX_SESSION_MB * MB)
+    file_hours: float = DEFAULT_FILE_HOURS
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_pixels", "max_side", "max_tiles", "max_unzipped_bytes",
                      "max_zip_ratio", "max_session_bytes"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"Limits.{name} must be at least 1, got {getattr(self, name)}")
+        if not (self.file_hours > 0 and math.isfinite(self.file_hours)):
+            raise ValueError(f"Limits.file_hours must be positive, got {self.file_hours}")
+
+    @property
+    def file_sweep(self) -> tuple[int, int]:
+        """Gradio's `delete_cache` (every how many seconds, files older than how many): whole
+        seconds, at least 1."""
+        age = max(1, round(self.file_hours * 3600))
+        return max(1, min(3600, age // 4)), age
 
     @property
     def max_upload_mb(self) -> float:
@@ -299,6 +316,7 @@ def _limits_from(env: Mapping[str, str]) -> Limits:
         max_session_bytes=max(
             1, int(number("limits.max_session_bytes", DEFAULT_MAX_SESSION_MB) * MB)
         ),
+        file_hours=number("limits.file_hours", DEFAULT_FILE_HOURS),
     )
 
 

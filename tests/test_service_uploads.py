@@ -133,9 +133,10 @@ def test_an_explorer_leaves_no_folders_behind(repo_root):
     import gc
 
     explorer = Explorer(repo_root / "precomputed")
-    scratch = explorer.upload_dir.parent
-    assert explorer.export_dir.parent == scratch and scratch.is_dir()
-    (explorer.upload_dir / "preview.webp").write_bytes(b"x")
+    scratch = explorer.scratch.root
+    assert explorer.scratch.uploads.parent == scratch and scratch.is_dir()
+    (explorer.scratch.uploads / "preview.webp").write_bytes(b"x")
+    (explorer.scratch.fresh_folder("exports") / "results.csv").write_text("id\n")
     del explorer
     gc.collect()
     assert not scratch.exists()

@@ -38,6 +38,7 @@ GOOD: dict[str, tuple[str, str, object]] = {
     "CLOSP_MAX_UNZIPPED_MB": ("500", "limits.max_unzipped_bytes", 500_000_000),
     "CLOSP_MAX_ZIP_RATIO": ("20", "limits.max_zip_ratio", 20.0),
     "CLOSP_MAX_SESSION_MB": ("1_000", "limits.max_session_bytes", 1_000_000_000),
+    "CLOSP_FILE_HOURS": ("0.5", "limits.file_hours", 0.5),
 }
 # Values each variable must refuse (with its name and accepted values in the message).
 BAD: dict[str, list[str]] = {
@@ -57,6 +58,7 @@ BAD: dict[str, list[str]] = {
     "CLOSP_MAX_UNZIPPED_MB": ["big", "0", "inf"],
     "CLOSP_MAX_ZIP_RATIO": ["-3", "nan"],
     "CLOSP_MAX_SESSION_MB": ["lots", "0", "-1"],
+    "CLOSP_FILE_HOURS": ["a day", "0", "-6", "inf", "nan"],
 }
 
 
@@ -172,3 +174,13 @@ def test_app_refuses_to_start_with_a_bad_setting(tmp_path):
     )  # fmt: skip
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "cannot start: CLOSP_MAX_TILES='lots' is not a number" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("hours", "sweep"),
+    [(6.0, (3600, 21600)), (2.0, (1800, 7200)), (0.01, (9, 36)), (0.0001, (1, 1))],
+)
+def test_file_hours_become_gradio_cache_sweeps(hours, sweep):
+    # (every how many seconds, files older than how many seconds): swept every quarter of the
+    # age, at most hourly, never every 0 s.
+    assert Limits(file_hours=hours).file_sweep == sweep

@@ -3,9 +3,7 @@ plots, evidence and occlusion maps, and the query's score by class. A part of `E
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +22,7 @@ from closp_demo.search.twins import (
     percent,
 )
 from closp_demo.sensors import SENSOR_NAMES
+from closp_demo.service.scratch import Scratch
 from closp_demo.views import figures
 from closp_demo.views.composites import default_key
 from closp_demo.views.detail import Detail, DetailError, Side, check_id, corpus_side, upload_side
@@ -36,7 +35,7 @@ class DetailViews:
     encoder: Encoder
     engine: SearchEngine
     occlusions: OcclusionCache
-    upload_dir: Path
+    scratch: Scratch
     _class_profiles: dict | None
 
     def detail(self, image_id: object, query: str | None = None,
@@ -108,9 +107,9 @@ class DetailViews:
 
     def composite_files(self, detail: Detail) -> dict[str, str]:
         """Every composite of both images as PNG files ("<image side>/<key>" -> path), for API
-        clients; written under the upload folder, which Gradio serves to the caller only."""
+        clients; Gradio serves its copies to the caller only."""
         files = {}
-        folder = Path(tempfile.mkdtemp(prefix="detail-", dir=self.upload_dir))
+        folder = self.scratch.fresh_folder("detail")
         for name, side in (("image", detail.main), ("twin", detail.twin)):
             for key in side.composites if side is not None else []:
                 path = folder / f"{name}-{key}.png"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -57,6 +55,7 @@ from closp_demo.service.inputs import (
     upload_names,
     upload_paths,
 )
+from closp_demo.service.scratch import Scratch
 from closp_demo.settings import Settings, refuse
 from closp_demo.upload.query_map import QueryMap, query_map
 from closp_demo.upload.scene import UploadError, check_encoder_can_embed, read_uploads
@@ -135,15 +134,7 @@ class Explorer(DetailViews):
         self.engine.warm()  # the first grouped or filtered query then waits for nothing
         self.asset_mode = asset_mode or AssetMode.url(views.static_url)
         self.static_paths = [ASSETS_DIR, self.corpus.root]
-        # This explorer's scratch folder, removed when the process exits or the explorer goes
-        # (each used to leave its folders in /tmp for good).
-        self._scratch = tempfile.TemporaryDirectory(prefix="closp-explorer-")
-        # Upload previews shown in a session's gallery; not a static path (not publicly served).
-        self.upload_dir = Path(self._scratch.name) / "uploads"
-        # Exports, one folder each; Gradio copies a returned file into its own cache.
-        self.export_dir = Path(self._scratch.name) / "exports"
-        for folder in (self.upload_dir, self.export_dir):
-            folder.mkdir()
+        self.scratch = Scratch()
         self.occlusions = OcclusionCache(self.encoder)
         self._class_profiles: dict | None = None
 
@@ -331,7 +322,7 @@ class Explorer(DetailViews):
             return _error("This upload could not be processed; please check it is a Sentinel-1 "
                           "or Sentinel-2 GeoTIFF, band files or a zipped product.")  # fmt: skip
         preview = thumbnails.render(scene.preview, scene.sensor)
-        thumb = thumbnails.save(preview, self.upload_dir / f"{uuid.uuid4().hex}.webp")
+        thumb = thumbnails.save(preview, self.scratch.uploads / f"{uuid.uuid4().hex}.webp")
         upload = views.upload_result(scene, str(thumb))
         if overlay is not None:
             overlay.add(OverlayItem(vector, upload, scene.preview))  # for its detail view
@@ -354,17 +345,15 @@ class Explorer(DetailViews):
         """`results` written as "csv", "geojson" or "zip" (thumbnails + GeoJSON + CSV +
         attribution): (the file, or None, and a plain-text message)."""
         t0 = time.perf_counter()
-        folder = self.export_dir / uuid.uuid4().hex
         try:
             fmt = text(fmt, "file_format", "a format name")
+            folder = self.scratch.fresh_folder("exports")
             path = write_export(list(results or []), fmt, folder, self._attribution())
         except (InputError, ExportError) as err:
             return None, str(err)
         except Exception:
             log.exception("export as %r failed", fmt)
             return None, "The export failed unexpectedly; please try again."
-        finally:
-            self._prune_exports()
         ms = (time.perf_counter() - t0) * 1e3
         shown = wording.counted(len(results), "result")
         return path, f"{shown} exported as {fmt.upper()} in {ms:.0f} ms"
@@ -374,13 +363,6 @@ class Explorer(DetailViews):
             return (self.corpus.root / "ATTRIBUTION.md").read_text()
         except OSError:
             return None
-
-    def _prune_exports(self, keep: int = 64) -> None:
-        """Bounded disk: only the newest `keep` export folders stay."""
-        folders = sorted(self.export_dir.iterdir(), key=lambda p: p.name)
-        folders.sort(key=_mtime)
-        for old in folders[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
 
     def heat_map(
         self, path: object, query: str, filename: str | list[str] | None = None,
@@ -430,13 +412,6 @@ class Explorer(DetailViews):
         if result is None:
             return report, None
         return report, per_query_chart(result)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:  # removed meanwhile by another session's export
-        return 0.0
 
 
 def _encoder_name(settings: Settings) -> str:

@@ -3,10 +3,6 @@ upload's preview and on its map, with a progress bar; and `/heatmap` for API cli
 
 from __future__ import annotations
 
-import tempfile
-import uuid
-from pathlib import Path
-
 import gradio as gr
 import numpy as np
 
@@ -49,7 +45,6 @@ def build_heat(explorer: Explorer, upload: gr.File, preview: gr.Image, map_html:
 
 
 def heatmap_api(explorer: Explorer):
-    folder = Path(tempfile.mkdtemp(prefix="heat-", dir=explorer.upload_dir))
 
     def heatmap(geotiff: str, query: str) -> tuple[dict, str]:
         """The similarity of `query` to each 120 × 120 px window of an uploaded GeoTIFF larger
@@ -59,7 +54,7 @@ def heatmap_api(explorer: Explorer):
         if not answer.ok or answer.result is None:
             refuse(answer.message)
         qm = answer.result
-        png = folder / f"{uuid.uuid4().hex}.png"
+        png = explorer.scratch.fresh_folder("heat") / "heat-map.png"
         image_png(on_preview(qm, " ".join(str(query).split())), png)
         scores = [[None if not np.isfinite(v) else round(float(v), 6) for v in row]
                   for row in qm.scores]  # fmt: skip
