@@ -18,7 +18,14 @@ from rasterio.enums import Interleaving
 from rasterio.io import DatasetReader
 
 from closp_demo.sensors import PATCH_SIZE
-from closp_demo.settings import ENV_MAX_PIXELS, ENV_MAX_SIDE, ENV_MAX_UPLOAD_MB, MB, Limits
+from closp_demo.settings import (
+    ENV_FILE_HOURS,
+    ENV_MAX_PIXELS,
+    ENV_MAX_SIDE,
+    ENV_MAX_UPLOAD_MB,
+    MB,
+    Limits,
+)
 from closp_demo.upload.errors import UploadError
 
 # One internal TIFF block (strip or tile, all bands when pixel-interleaved) must decode within this
@@ -54,7 +61,10 @@ _OTHER_FORMATS: tuple[tuple[bytes, str], ...] = (
 def check_file(path: Path, limits: Limits, name: str) -> int:
     """The file exists, is not empty and is within the size limit; returns its size in bytes."""
     if not path.exists():
-        raise UploadError(f"'{name}' was not found on the server (the upload may have expired)")
+        raise UploadError(
+            f"'{name}' was not found on the server: uploads are kept {_fmt_hours(limits)} "
+            f"({ENV_FILE_HOURS}); please upload it again"
+        )
     if not path.is_file():
         raise UploadError(f"'{name}' is not a file")
     size = os.path.getsize(path)
@@ -286,6 +296,15 @@ def check_content(raw: np.ndarray, valid: np.ndarray, nodata: float | None, name
             f"every band of '{name}' is constant (one value per band): there is no image content "
             "to search with"
         )
+
+
+def _fmt_hours(limits: Limits) -> str:
+    """How long Gradio keeps an upload, in words: "6 hours", "30 minutes", "4 seconds"."""
+    seconds = limits.file_sweep[1]
+    unit, size = next((u, n) for u, n in (("hour", 3600), ("minute", 60), ("second", 1))
+                      if seconds >= n)  # fmt: skip
+    count = round(seconds / size, 1)
+    return f"{count:g} {unit}{'' if count == 1 else 's'}"
 
 
 def _fmt_mb(mb: float) -> str:

@@ -25,8 +25,12 @@ def test_size_limit_is_checked_before_opening(tmp_path: Path, monkeypatch):
 
 
 def test_missing_file_and_directory_are_refused(tmp_path: Path):
-    with pytest.raises(UploadError, match="'gone.tif' was not found"):
+    with pytest.raises(UploadError, match="'gone.tif' was not found.* kept 6 hours .*upload it"):
         read_upload(tmp_path / "gone.tif")
+    # The time said is the one configured (CLOSP_FILE_HOURS), in words.
+    for hours, said in ((0.5, "30 minutes"), (1.0, "1 hour"), (0.001, "4 seconds")):
+        with pytest.raises(UploadError, match=f"kept {said} \\(CLOSP_FILE_HOURS\\)"):
+            read_upload(tmp_path / "gone.tif", Limits(file_hours=hours))
     with pytest.raises(UploadError, match="is not a file"):
         read_upload(tmp_path)
 
