@@ -87,8 +87,9 @@ def build_ui(explorer: Explorer) -> gr.Blocks:
     sweep = explorer.settings.limits.file_sweep
     with gr.Blocks(title="CLOSP Explorer", delete_cache=sweep) as demo:
         # One per session, never shared: Gradio deep-copies a State's value for each session (a
-        # callable value would instead add a public "/lambda" load endpoint to the API).
-        overlay = gr.State(Overlay())
+        # callable value would instead add a public "/lambda" load endpoint to the API). When
+        # Gradio drops it (an hour after the tab closed), the session's upload previews go.
+        overlay = gr.State(Overlay(), delete_callback=explorer.forget_uploads)
         gr.Markdown(
             "# 🛰️ CLOSP Explorer\nText-to-image retrieval over **Sentinel-1 SAR** and "
             "**Sentinel-2 multispectral** images in one embedding space "

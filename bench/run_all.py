@@ -20,13 +20,14 @@ from pathlib import Path
 from bench.common import BENCHMARKS_MD
 
 # Order: the quick, app-level ones first; the long index run last.
-BENCHES = ("query_latency", "query_reading", "export", "grouping", "detail_budgets",
+BENCHES = ("query_latency", "query_reading", "export", "disk", "grouping", "detail_budgets",
            "cold_start", "text_backends", "browser_latency", "upload_latency", "upload_layouts",
            "tile_raster", "index_scale")  # fmt: skip
 TINY: dict[str, list[str]] = {
     "query_latency": ["--queries", "4", "--profile-queries", "2"],
     "query_reading": ["--repeats", "1"],
     "export": ["--k", "5", "--runs", "1"],
+    "disk": ["--answers", "3", "--uploads", "1"],
     "grouping": [],  # the evaluation's 71 queries: under a minute
     "detail_budgets": ["--opens", "2", "--repeats", "1"],
     "cold_start": ["--runs", "1"],

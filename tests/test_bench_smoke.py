@@ -130,6 +130,11 @@ def test_export_bench_smoke(tmp_path):
     assert "| zip | 5 |" in body
 
 
+def test_disk_smoke(tmp_path):
+    body = _run("disk", tmp_path)
+    assert "| heat | 3 |" in body and "| upload previews (one session) | 1 |" in body
+
+
 def test_query_reading_smoke(tmp_path):
     assert "read_and_embed - encode_text" in _run("query_reading", tmp_path)
 

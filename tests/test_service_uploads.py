@@ -128,6 +128,19 @@ def test_one_session_may_upload_so_much_in_all(small_corpus, tmp_path):
     assert explorer.upload_search(str(path), "both", 3, other).ok
 
 
+def test_upload_previews_go_when_their_upload_leaves_the_session(small_corpus, samples_dir):
+    explorer = Explorer(small_corpus)  # its own scratch folder: other tests' previews not counted
+    scene = str(samples_dir / "sen1floods11" / "Spain_7370579_S1Hand.tif")
+    overlay = Overlay(max_items=2)
+    for _ in range(3):
+        assert explorer.upload_search(scene, "both", 3, overlay).ok
+    kept = {it.result.thumbnail for it in overlay.items}
+    previews = {str(p) for p in explorer.scratch.uploads.iterdir()}
+    assert len(overlay.items) == 2 and previews == kept  # the first upload's preview went
+    explorer.forget_uploads(overlay)  # as Gradio calls it when it drops the session's state
+    assert not any(explorer.scratch.uploads.iterdir())
+
+
 def test_an_explorer_leaves_no_folders_behind(repo_root):
     """Its uploads and exports live in one scratch folder, removed when the explorer goes."""
     import gc

@@ -100,9 +100,12 @@ class Overlay:
     max_items: int = 20
     uploaded_bytes: int = 0  # all files of all this session's uploads (`Limits.max_session_bytes`)
 
-    def add(self, item: OverlayItem) -> None:
+    def add(self, item: OverlayItem) -> list[OverlayItem]:
+        """Adds `item`; returns the oldest items it pushed out (bounded memory per session)."""
         self.items.append(item)
-        del self.items[: -self.max_items]  # bounded memory per session
+        dropped = self.items[: -self.max_items]
+        del self.items[: -self.max_items]
+        return dropped
 
     def search(
         self, query: np.ndarray, sensor: str, k: int, place: Place | None = None,

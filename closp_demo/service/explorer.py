@@ -284,6 +284,15 @@ class Explorer(DetailViews):
         )
         return Answer(gallery, map_html, table, message, True, timings, results=opened)
 
+    def forget_uploads(self, overlay: Overlay) -> None:
+        """A session's state is gone (Gradio: an hour after its tab closed), or uploads dropped
+        from it: their previews go too. Never raises: Gradio calls it from the loop that sweeps
+        every session's state."""
+        try:
+            self.scratch.forget_previews(it.result.thumbnail for it in overlay.items)
+        except Exception:
+            log.exception("removing a closed session's upload previews failed")
+
     def upload_search(
         self, path: object, sensor: str = "both", k: int = 12,
         overlay: Overlay | None = None, filename: str | list[str] | None = None,
@@ -325,7 +334,8 @@ class Explorer(DetailViews):
         thumb = thumbnails.save(preview, self.scratch.uploads / f"{uuid.uuid4().hex}.webp")
         upload = views.upload_result(scene, str(thumb))
         if overlay is not None:
-            overlay.add(OverlayItem(vector, upload, scene.preview))  # for its detail view
+            dropped = overlay.add(OverlayItem(vector, upload, scene.preview))  # for its detail
+            self.forget_uploads(Overlay(dropped))  # no longer searchable: their previews go
         timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3}
         gallery, map_html, table = self._show(
             results, timings, query=upload if scene.placed else None

@@ -1,5 +1,6 @@
-"""The explorer's scratch folder: previews of a session's uploads, and the files it sends
-(exports, detail composites, heat maps), one folder per answer, of which only the newest stay.
+"""The explorer's scratch folder: previews of sessions' uploads, removed with their session, and
+the files it sends (exports, detail composites, heat maps), one folder per answer, of which only
+the newest stay.
 
 Gradio copies every file it sends into its own cache (swept by age: `Limits.file_sweep`), so an
 answer's folder is no longer needed once sent; keeping a bounded number of them bounds the disk a
@@ -10,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 KEEP = 64  # answers' folders kept per kind: far more than are in flight at once
@@ -23,8 +25,8 @@ class Scratch:
         self._dir = tempfile.TemporaryDirectory(prefix="closp-explorer-")
         self.root = Path(self._dir.name)
         self.keep = keep
-        # Upload previews: a session's results may show its upload again later, so never pruned
-        # (one small WebP per upload; uploads are bounded per session). Not publicly served.
+        # Upload previews: a session's results may show its upload again later, so they stay
+        # until the session goes (`forget_previews`). Not publicly served.
         self.uploads = self.root / "uploads"
         self.uploads.mkdir()
 
@@ -40,6 +42,13 @@ class Scratch:
         for old in older[: max(0, len(older) - (self.keep - 1))]:
             shutil.rmtree(old, ignore_errors=True)
         return folder
+
+    def forget_previews(self, paths: Iterable[str]) -> None:
+        """Remove these upload previews (files of `uploads` only; any other path is left)."""
+        for name in paths:
+            path = Path(name)
+            if path.parent == self.uploads:
+                path.unlink(missing_ok=True)
 
     def cleanup(self) -> None:
         self._dir.cleanup()

@@ -33,3 +33,16 @@ def test_a_fresh_folder_is_never_the_one_removed_even_when_its_elders_look_as_ne
         assert folder.is_dir() and list((scratch.root / "heat").iterdir()) == [folder]
         os.utime(folder, ns=(future, future))
     scratch.cleanup()
+
+
+def test_forgetting_previews_removes_only_upload_previews(tmp_path):
+    scratch = Scratch()
+    mine = scratch.uploads / "a.webp"
+    mine.write_bytes(b"webp")
+    answer = scratch.fresh_folder("exports") / "a.webp"
+    answer.write_bytes(b"zip")
+    elsewhere = tmp_path / "a.webp"
+    elsewhere.write_bytes(b"corpus thumbnail")
+    scratch.forget_previews([str(mine), str(answer), str(elsewhere), str(scratch.uploads / "x")])
+    assert not mine.exists() and answer.exists() and elsewhere.exists()
+    scratch.cleanup()
