@@ -54,8 +54,8 @@ class Scratch:
         self._dir.cleanup()
 
 
-def _mtime(path: Path) -> float:
+def _mtime(path: Path) -> int:
     try:
         return path.stat().st_mtime_ns
     except OSError:  # removed meanwhile by another answer
-        return 0.0
+        return 0
