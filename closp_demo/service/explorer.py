@@ -285,13 +285,16 @@ class Explorer(DetailViews):
         return Answer(gallery, map_html, table, message, True, timings, results=opened)
 
     def forget_uploads(self, overlay: Overlay) -> None:
-        """A session's state is gone (Gradio: an hour after its tab closed), or uploads dropped
-        from it: their previews go too. Never raises: Gradio calls it from the loop that sweeps
-        every session's state."""
+        """A session's state is gone (Gradio: an hour after its tab closed): its upload previews
+        go too. Gradio calls it from the loop that sweeps every session's state."""
+        self._forget_previews(overlay.items)
+
+    def _forget_previews(self, items: list[OverlayItem]) -> None:
+        """Never raises: neither Gradio's state sweep nor an upload's answer should fail on it."""
         try:
-            self.scratch.forget_previews(it.result.thumbnail for it in overlay.items)
+            self.scratch.forget_previews(it.result.thumbnail for it in items)
         except Exception:
-            log.exception("removing a closed session's upload previews failed")
+            log.exception("removing upload previews failed")
 
     def upload_search(
         self, path: object, sensor: str = "both", k: int = 12,
@@ -335,7 +338,7 @@ class Explorer(DetailViews):
         upload = views.upload_result(scene, str(thumb))
         if overlay is not None:
             dropped = overlay.add(OverlayItem(vector, upload, scene.preview))  # for its detail
-            self.forget_uploads(Overlay(dropped))  # no longer searchable: their previews go
+            self._forget_previews(dropped)  # no longer searchable: their previews go
         timings = {"read_ms": (t1 - t0) * 1e3, "embed_ms": (t2 - t1) * 1e3}
         gallery, map_html, table = self._show(
             results, timings, query=upload if scene.placed else None

@@ -45,7 +45,6 @@ def build_heat(explorer: Explorer, upload: gr.File, preview: gr.Image, map_html:
 
 
 def heatmap_api(explorer: Explorer):
-
     def heatmap(geotiff: str, query: str) -> tuple[dict, str]:
         """The similarity of `query` to each 120 × 120 px window of an uploaded GeoTIFF larger
         than one window: grid scores (rows of floats, null where not scored), each window's
